@@ -1,0 +1,142 @@
+"""The ``mm`` command. Installed packages add their commands through the ``mm_cli`` hook."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from mm_core.plugins import get_plugin_manager
+
+app = typer.Typer(
+    name="mm",
+    help="mm: muscle-driven motion imitation at scale. Commands come from the installed mm packages.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+plugins_app = typer.Typer(help="Installed plugins: what they provide and whether they loaded.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+#: Command -> distribution that provides it, so a missing one can say what to install.
+KNOWN_COMMANDS = {
+    "models": "mm-models",
+    "sim": "mm-sim",
+    "retarget": "mm-retarget",
+    "train": "mm-rl",
+    "eval": "mm-rl",
+    "render": "mm-rl",
+    "validate": "mm-validate",
+}
+
+
+def echo_json(obj: Any) -> None:
+    """Print JSON to stdout (the one machine-readable output of ``--json`` commands)."""
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error for the user and return the exit to raise: ``raise fail("...")``."""
+    typer.secho(f"error: {message}", fg="red", err=True)
+    return typer.Exit(code)
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str], title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*(_fmt(r.get(c, "")) for c in columns))
+    Console().print(table)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list | tuple):
+        return ", ".join(map(str, v))
+    return "" if v is None else str(v)
+
+
+@plugins_app.command("list")
+def plugins_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List plugins: name, distribution, version, hooks, load status and error."""
+    pm = get_plugin_manager()
+    from mm_core import registry
+
+    # Calling every record hook surfaces plugins whose hooks raise, not only those that fail to import.
+    for kind in registry.KINDS.values():
+        try:
+            kind.items()
+        except registry.RegistryError as e:
+            typer.secho(f"warning: {e}", fg="yellow", err=True)
+    rows = [i.to_dict() for i in pm.infos.values()]
+    if as_json:
+        echo_json(rows)
+        return
+    print_table(rows, ["name", "distribution", "version", "hooks", "status", "error"], title="mm plugins")
+
+
+@plugins_app.command("check")
+def plugins_check(name: str = typer.Argument(..., help="Plugin (entry-point) name, see `mm plugins list`.")) -> None:
+    """Run the conformance kit (mm_core.testing) on everything plugin NAME contributes."""
+    pm = get_plugin_manager()
+    if name not in pm.infos:
+        raise fail(f"no plugin named {name!r}; installed: {', '.join(sorted(pm.infos)) or '(none)'}")
+    info = pm.infos[name]
+    if info.status != "loaded":
+        raise fail(f"plugin {name!r} did not load: {info.error}")
+    try:
+        from mm_core.testing import check_plugin
+    except ImportError as e:
+        raise fail(f"the conformance kit needs the testing extra: pip install 'mm-core[testing]' ({e})") from e
+    results = check_plugin(name)
+    if not results:
+        typer.echo(f"plugin {name!r} contributes no records to check (hooks: {', '.join(info.hooks) or 'none'})")
+        return
+    ok = True
+    for item, checks in results.items():
+        for c in checks:
+            ok &= c.ok
+            mark = typer.style("PASS", fg="green") if c.ok else typer.style("FAIL", fg="red")
+            typer.echo(f"{mark} {item} {c.name}: {c.detail}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _missing(command: str, dist: str) -> None:
+    def stub(ctx: typer.Context) -> None:
+        raise fail(f"`mm {command}` is provided by {dist}, which is not installed: pip install {dist}")
+
+    stub.__doc__ = f"(not installed: pip install {dist})"
+    app.command(
+        command, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False
+    )(stub)
+
+
+def build_app() -> typer.Typer:
+    pm = get_plugin_manager()
+    pm.call_each("mm_cli", app=app)
+    have = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    for command, dist in KNOWN_COMMANDS.items():
+        if command not in have:
+            _missing(command, dist)
+    return app
+
+
+def main() -> None:
+    build_app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg="yellow", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

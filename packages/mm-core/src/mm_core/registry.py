@@ -1,0 +1,149 @@
+"""Typed lookups over what all plugins provide: ``get_embodiment(name)`` and friends.
+
+Unknown names fail with the list of valid ones; two providers of one name fail naming both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from mm_core.contracts import EmbodimentSpec
+from mm_core.plugins import get_plugin_manager
+from mm_core.records import (
+    MotionReader,
+    ReferenceDataset,
+    Retargeter,
+    RewardTerm,
+    SimBackend,
+    ValidationMetric,
+)
+
+T = TypeVar("T")
+
+
+class RegistryError(LookupError):
+    """Unknown or duplicate name in the registry."""
+
+
+class DuplicateNameError(RegistryError):
+    """Two plugins provide the same name."""
+
+
+class UnknownNameError(RegistryError, KeyError):
+    """A name no installed plugin provides."""
+
+    def __str__(self) -> str:  # KeyError would print the repr
+        return str(self.args[0])
+
+
+class Kind(Generic[T]):
+    """All records of one kind, keyed by name, with the plugin that provided each."""
+
+    def __init__(self, hook: str, label: str, record_type: type) -> None:
+        self.hook, self.label, self.record_type = hook, label, record_type
+        self._items: dict[str, tuple[str, T]] | None = None
+
+    def items(self) -> dict[str, tuple[str, T]]:
+        """name -> (provider plugin, record)."""
+        if self._items is None:
+            items: dict[str, tuple[str, T]] = {}
+            for plugin, records in get_plugin_manager().call_each(self.hook):
+                for rec in records or []:
+                    if not isinstance(rec, self.record_type):
+                        raise RegistryError(
+                            f"plugin {plugin!r} returned a {type(rec).__name__} from {self.hook}; "
+                            f"expected {self.record_type.__name__}"
+                        )
+                    if rec.name in items:
+                        raise DuplicateNameError(
+                            f"{self.label} {rec.name!r} is provided by two plugins: {items[rec.name][0]!r} and "
+                            f"{plugin!r}; uninstall or disable one of them"
+                        )
+                    items[rec.name] = (plugin, rec)
+            self._items = items
+        return self._items
+
+    def names(self) -> list[str]:
+        return sorted(self.items())
+
+    def get(self, name: str) -> T:
+        items = self.items()
+        if name not in items:
+            valid = ", ".join(sorted(items)) or "(none installed)"
+            raise UnknownNameError(f"unknown {self.label} {name!r}; valid names: {valid}")
+        return items[name][1]
+
+    def provider(self, name: str) -> str:
+        self.get(name)
+        return self.items()[name][0]
+
+    def clear(self) -> None:
+        self._items = None
+
+
+embodiments: Kind[EmbodimentSpec] = Kind("mm_embodiments", "embodiment", EmbodimentSpec)
+retargeters: Kind[Retargeter] = Kind("mm_retargeters", "retargeter", Retargeter)
+motion_readers: Kind[MotionReader] = Kind("mm_motion_readers", "motion reader", MotionReader)
+reward_terms: Kind[RewardTerm] = Kind("mm_reward_terms", "reward term", RewardTerm)
+sim_backends: Kind[SimBackend] = Kind("mm_sim_backends", "simulation backend", SimBackend)
+validation_metrics: Kind[ValidationMetric] = Kind("mm_validation_metrics", "validation metric", ValidationMetric)
+reference_datasets: Kind[ReferenceDataset] = Kind("mm_reference_datasets", "reference dataset", ReferenceDataset)
+KINDS: dict[str, Kind[Any]] = {
+    k.hook: k
+    for k in (
+        embodiments,
+        retargeters,
+        motion_readers,
+        reward_terms,
+        sim_backends,
+        validation_metrics,
+        reference_datasets,
+    )
+}
+
+
+def clear_cache() -> None:
+    for k in KINDS.values():
+        k.clear()
+
+
+def get_embodiment(name: str) -> EmbodimentSpec:
+    return embodiments.get(name)
+
+
+def get_retargeter(name: str) -> Retargeter:
+    return retargeters.get(name)
+
+
+def get_reward_term(name: str) -> RewardTerm:
+    return reward_terms.get(name)
+
+
+def get_sim_backend(name: str) -> SimBackend:
+    return sim_backends.get(name)
+
+
+def get_validation_metric(name: str) -> ValidationMetric:
+    return validation_metrics.get(name)
+
+
+def get_reference_dataset(name: str) -> ReferenceDataset:
+    return reference_datasets.get(name)
+
+
+def get_motion_reader(name: str) -> MotionReader:
+    return motion_readers.get(name)
+
+
+def motion_reader_for(path: str | Path) -> MotionReader:
+    """The reader that claims ``path``'s suffix; fails listing the suffixes that are supported."""
+    suffix = Path(path).suffix.lower()
+    readers = [r for _, r in motion_readers.items().values() if suffix in r.suffixes]
+    if not readers:
+        known = sorted({s for _, r in motion_readers.items().values() for s in r.suffixes})
+        raise UnknownNameError(
+            f"{path}: no motion reader for {suffix or 'files without a suffix'!r}; supported: "
+            f"{', '.join(known) or '(none installed: pip install mm-retarget)'}"
+        )
+    return readers[0]
