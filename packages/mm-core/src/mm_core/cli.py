@@ -17,7 +17,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-plugins_app = typer.Typer(help="Installed plugins: what they provide and whether they loaded.", no_args_is_help=True)
+plugins_app = typer.Typer(
+    help="Installed plugins: what they provide and whether they loaded.", no_args_is_help=True
+)
 app.add_typer(plugins_app, name="plugins")
 
 #: Command -> distribution that provides it, so a missing one can say what to install.
@@ -83,7 +85,9 @@ def plugins_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.
 
 
 @plugins_app.command("check")
-def plugins_check(name: str = typer.Argument(..., help="Plugin (entry-point) name, see `mm plugins list`.")) -> None:
+def plugins_check(
+    name: str = typer.Argument(..., help="Plugin (entry-point) name, see `mm plugins list`."),
+) -> None:
     """Run the conformance kit (mm_core.testing) on everything plugin NAME contributes."""
     pm = get_plugin_manager()
     if name not in pm.infos:
@@ -94,10 +98,14 @@ def plugins_check(name: str = typer.Argument(..., help="Plugin (entry-point) nam
     try:
         from mm_core.testing import check_plugin
     except ImportError as e:
-        raise fail(f"the conformance kit needs the testing extra: pip install 'mm-core[testing]' ({e})") from e
+        raise fail(
+            f"the conformance kit needs the testing extra: pip install 'mm-core[testing]' ({e})"
+        ) from e
     results = check_plugin(name)
     if not results:
-        typer.echo(f"plugin {name!r} contributes no records to check (hooks: {', '.join(info.hooks) or 'none'})")
+        typer.echo(
+            f"plugin {name!r} contributes no records to check (hooks: {', '.join(info.hooks) or 'none'})"
+        )
         return
     ok = True
     for item, checks in results.items():
@@ -115,7 +123,9 @@ def _missing(command: str, dist: str) -> None:
 
     stub.__doc__ = f"(not installed: pip install {dist})"
     app.command(
-        command, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False
+        command,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        add_help_option=False,
     )(stub)
 
 

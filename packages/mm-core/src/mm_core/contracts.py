@@ -100,7 +100,9 @@ class EmbodimentSpec:
         if (self.mjcf_path is None) == (self.spec_builder is None):
             raise ContractError(f"embodiment {self.name!r}: give exactly one of mjcf_path or spec_builder")
         if self.root not in ("free", "fixed"):
-            raise ContractError(f"embodiment {self.name!r}: root must be 'free' or 'fixed', got {self.root!r}")
+            raise ContractError(
+                f"embodiment {self.name!r}: root must be 'free' or 'fixed', got {self.root!r}"
+            )
         if not self.tracked_sites:
             raise ContractError(f"embodiment {self.name!r}: tracked_sites is empty")
         unknown = sorted(set(self.smpl_joint_map) - set(SMPL_JOINTS))
@@ -311,7 +313,9 @@ class SourceMotion:
         where = self.source or "SourceMotion"
         t, j = self.positions.shape[:2] if self.positions.ndim == 3 else (0, 0)
         if self.positions.ndim != 3 or self.positions.shape[2] != 3 or j != len(self.joint_names):
-            raise ContractError(f"{where}: positions must be (T, {len(self.joint_names)}, 3), got {self.positions.shape}")
+            raise ContractError(
+                f"{where}: positions must be (T, {len(self.joint_names)}, 3), got {self.positions.shape}"
+            )
         if self.rotations.shape != (t, j, 4):
             raise ContractError(f"{where}: rotations must be {(t, j, 4)}, got {self.rotations.shape}")
         if not (math.isfinite(self.fps) and self.fps > 0):

@@ -47,7 +47,7 @@ def mm_embodiments() -> list[EmbodimentSpec]:
         >>> from mm_core import hookimpl
         >>> from mm_core.contracts import EmbodimentSpec
         >>> XML = '''<mujoco><worldbody><body name="b"><joint name="j" type="hinge"/>
-        ...   <geom size=".05" fromto="0 0 0 0 0 .3"/><site name="tip" pos="0 0 .3"/></body>
+        ...   <geom type="capsule" size=".05" fromto="0 0 0 0 0 .3"/><site name="tip" pos="0 0 .3"/></body>
         ...   </worldbody></mujoco>'''
         >>> def build():
         ...     import mujoco

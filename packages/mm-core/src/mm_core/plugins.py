@@ -59,9 +59,11 @@ class PluginManager:
     def hook(self) -> Any:
         return self.pm.hook
 
-    def load_entry_points(self) -> None:
+    def load_entry_points(self, names: set[str] | None = None) -> None:
+        """Load every ``mm`` entry point (or only those named in ``names``), each on its own."""
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            self._load_one(ep)
+            if names is None or ep.name in names:
+                self._load_one(ep)
 
     def _load_one(self, ep: EntryPoint) -> None:
         dist = ep.dist

@@ -87,8 +87,12 @@ retargeters: Kind[Retargeter] = Kind("mm_retargeters", "retargeter", Retargeter)
 motion_readers: Kind[MotionReader] = Kind("mm_motion_readers", "motion reader", MotionReader)
 reward_terms: Kind[RewardTerm] = Kind("mm_reward_terms", "reward term", RewardTerm)
 sim_backends: Kind[SimBackend] = Kind("mm_sim_backends", "simulation backend", SimBackend)
-validation_metrics: Kind[ValidationMetric] = Kind("mm_validation_metrics", "validation metric", ValidationMetric)
-reference_datasets: Kind[ReferenceDataset] = Kind("mm_reference_datasets", "reference dataset", ReferenceDataset)
+validation_metrics: Kind[ValidationMetric] = Kind(
+    "mm_validation_metrics", "validation metric", ValidationMetric
+)
+reference_datasets: Kind[ReferenceDataset] = Kind(
+    "mm_reference_datasets", "reference dataset", ReferenceDataset
+)
 KINDS: dict[str, Kind[Any]] = {
     k.hook: k
     for k in (

@@ -101,7 +101,9 @@ def check_sites_and_map(emb: EmbodimentSpec) -> str:
     for group, acts in emb.muscle_groups.items():
         names = set(_names(m, mujoco.mjtObj.mjOBJ_ACTUATOR, m.nu))
         if missing := [a for a in acts if a not in names]:
-            raise ConformanceError(f"{emb.name}: muscle group {group!r} names unknown actuators {missing[:5]}")
+            raise ConformanceError(
+                f"{emb.name}: muscle group {group!r} names unknown actuators {missing[:5]}"
+            )
     return f"{len(emb.tracked_sites)} tracked sites, {len(emb.smpl_joint_map)} SMPL joints mapped"
 
 
@@ -186,7 +188,9 @@ def check_record(hook: str, record: Any) -> list[CheckResult]:
         return out
     callables = [v for k, v in vars(record).items() if k in ("fn", "read", "retarget", "factory", "load")]
     ok = all(callable(c) for c in callables) and bool(record.name)
-    return [CheckResult("record", ok, f"{hook} {record.name!r}" + ("" if ok else ": missing name or callable"))]
+    return [
+        CheckResult("record", ok, f"{hook} {record.name!r}" + ("" if ok else ": missing name or callable"))
+    ]
 
 
 def check_plugin(plugin_name: str) -> dict[str, list[CheckResult]]:
