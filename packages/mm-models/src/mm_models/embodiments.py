@@ -1,0 +1,187 @@
+"""The built-in embodiments as :class:`~mm_core.contracts.EmbodimentSpec` records (no MuJoCo at import)."""
+
+from __future__ import annotations
+
+from mm_core.contracts import EmbodimentSpec, PhysicsOptions
+
+SOURCE = "mm-models"
+
+
+def _leg_groups(
+    muscles: dict[str, tuple[str, ...]], sides: tuple[str, ...], fmt: str
+) -> dict[str, tuple[str, ...]]:
+    """Per-side groups: ``{group}_{side}`` -> actuator names, with ``fmt`` turning (muscle, side) into a name."""
+    return {f"{g}_{s}": tuple(fmt.format(m=m, s=s) for m in ms) for s in sides for g, ms in muscles.items()}
+
+
+TINY_GROUPS = {
+    "hip_flexors": ("iliopsoas", "rectus_femoris"),
+    "hip_extensors": ("gluteus_maximus", "hamstrings"),
+    "knee_extensors": ("vasti", "rectus_femoris"),
+    "knee_flexors": ("hamstrings", "gastrocnemius"),
+    "plantarflexors": ("gastrocnemius", "soleus"),
+    "dorsiflexors": ("tibialis_anterior",),
+    "iliopsoas": ("iliopsoas",),
+    "gluteus_maximus": ("gluteus_maximus",),
+    "rectus_femoris": ("rectus_femoris",),
+    "vasti": ("vasti",),
+    "hamstrings": ("hamstrings",),
+    "gastrocnemius": ("gastrocnemius",),
+    "soleus": ("soleus",),
+    "tibialis_anterior": ("tibialis_anterior",),
+}
+
+
+def tiny() -> EmbodimentSpec:
+    from mm_models.tiny import tiny_spec
+
+    sites = ("mimic_pelvis",) + tuple(
+        f"mimic_{p}_{s}" for s in ("l", "r") for p in ("hip", "knee", "ankle", "toes")
+    )
+    smpl = {"Pelvis": "mimic_pelvis"}
+    for s, side in (("l", "L"), ("r", "R")):
+        smpl |= {
+            f"{side}_Hip": f"mimic_hip_{s}",
+            f"{side}_Knee": f"mimic_knee_{s}",
+            f"{side}_Ankle": f"mimic_ankle_{s}",
+            f"{side}_Foot": f"mimic_toes_{s}",
+        }
+    return EmbodimentSpec(
+        name="tiny",
+        root="fixed",
+        spec_builder=tiny_spec,
+        tracked_sites=sites,
+        smpl_joint_map=smpl,
+        muscle_groups=_leg_groups(TINY_GROUPS, ("l", "r"), "{m}_{s}"),
+        touch_sensors=("l_foot", "l_toes", "r_foot", "r_toes"),
+        feet={"left": ("talus_l", "toes_l"), "right": ("talus_r", "toes_r")},
+        # Joint limits (6) + at most 8 foot contacts x 4 pyramid rows; with margin.
+        physics=PhysicsOptions(nconmax=16, njmax=64),
+        source=SOURCE,
+        description="Two muscle-driven legs (hip/knee/ankle, 8 muscles each), pelvis fixed 1 m up: the CPU demo",
+        extras={
+            # Actions in [-1, 1] map to ctrl (a + 1) / 2, so std 0.5 is a ctrl std of 0.25: broad exploration
+            # that rarely saturates; the small model learns within minutes from there.
+            "initial_std": 0.5,
+            "reward_weights": {
+                "qpos": 0.5,
+                "qvel": 0.5,
+                "root_pos": 0.0,
+                "root_vel": 0.0,
+                "site_pos": 2.0,
+                "site_rot": 0.2,
+                "site_angvel": 0.5,
+                "site_linvel": 0.5,
+            },
+            "reward_sharpness": REWARD_SHARPNESS,
+            # The pelvis is fixed, so only the leg sites (relative to it) can drift.
+            "termination": {"mean_site_error_m": 0.3, "eval_mean_site_error_m": 0.2},
+        },
+    )
+
+
+#: ``extras["reward_weights"]`` keys (weights of ``w * exp(-k * mse)`` terms, facts sheet):
+#: qpos, qvel (joint positions/velocities), root_pos, root_vel, site_pos, site_rot (tracked sites relative to
+#: the main site), site_angvel, site_linvel (relative site velocities).
+FULLBODY_REWARD_WEIGHTS = {
+    "qpos": 0.1,
+    "qvel": 0.1,
+    "root_pos": 0.1,
+    "root_vel": 0.1,
+    "site_pos": 0.6,
+    "site_rot": 0.01,
+    "site_angvel": 0.1,
+    "site_linvel": 0.1,
+}
+BIMANUAL_REWARD_WEIGHTS = {
+    "qpos": 0.5,
+    "qvel": 0.5,
+    "root_pos": 0.0,
+    "root_vel": 0.0,
+    "site_pos": 2.0,
+    "site_rot": 0.2,
+    "site_angvel": 0.5,
+    "site_linvel": 0.5,
+}
+#: ``extras["reward_sharpness"]``: the ``k`` of each term (same for every built-in model).
+REWARD_SHARPNESS = {
+    "qpos": 10.0,
+    "qvel": 2.0,
+    "root_pos": 10.0,
+    "root_vel": 10.0,
+    "site_pos": 100.0,
+    "site_rot": 10.0,
+    "site_angvel": 0.1,
+    "site_linvel": 0.1,
+}
+
+
+DESCRIPTIONS = {
+    "myofullbody": "MyoFullBody: whole body on a free root, 416 muscles",
+    "myofullbody-nofingers": "MyoFullBody without the 40 finger joints and 62 finger muscles: 354 muscles",
+    "bimanual": "MyoBimanualArm: both arms on a fixed torso, 126 muscles",
+    "bimanual-nofingers": "MyoBimanualArm without the fingers: 64 muscles",
+}
+
+
+def myo(model: str, fingers: bool) -> EmbodimentSpec:
+    """One of the four MyoSuite-based embodiments (``model`` is ``myofullbody`` or ``bimanual``)."""
+    from functools import partial
+
+    from mm_models.myo import BIMANUAL_SITES, FULLBODY_SITES, MuscleGroups, build_spec, smpl_map
+
+    full = model == "myofullbody"
+    name = model + ("" if fingers else "-nofingers")
+    sites = FULLBODY_SITES if full else BIMANUAL_SITES
+    if full:
+        extras = {
+            # Actions in [-1, 1] map to ctrl (a + 1) / 2 (no dead half range), so the reference's std 3.0 (on a
+            # [-1, 1] -> clip-to-[0, 1] map) would saturate ~75 % of samples. Std 1.0 is a ctrl std of 0.5: it
+            # still explores the whole activation range, and the activation dynamics (10-40 ms) smooth it.
+            "initial_std": 1.0,
+            "reward_weights": FULLBODY_REWARD_WEIGHTS,
+            "reward_sharpness": REWARD_SHARPNESS,
+            # Mean error of the 16 non-main sites relative to the main site (m), root position (m) and root
+            # orientation (rad) errors; evaluation uses the tighter site threshold.
+            "termination": {
+                "mean_site_error_m": 1.0,
+                "root_pos_error_m": 1.0,
+                "root_rot_error_rad": 1.0,
+                "eval_mean_site_error_m": 0.5,
+            },
+        }
+    else:
+        extras = {
+            # The reference's std 0.2 is in ctrl units (its actions map to ctrl one to one); ours map through
+            # (a + 1) / 2, so 0.4 explores the same ctrl spread.
+            "initial_std": 0.4,
+            "reward_weights": BIMANUAL_REWARD_WEIGHTS,
+            "reward_sharpness": REWARD_SHARPNESS,
+            "termination": {"mean_site_error_m": 0.05, "eval_mean_site_error_m": 0.05},
+        }
+    return EmbodimentSpec(
+        name=name,
+        root="free" if full else "fixed",
+        spec_builder=partial(build_spec, model, fingers),
+        tracked_sites=tuple(sites),
+        smpl_joint_map=smpl_map(sites),
+        muscle_groups=MuscleGroups(model, fingers),  # type: ignore[arg-type]
+        touch_sensors=("r_foot", "r_toes", "l_foot", "l_toes") if full else (),
+        feet={"left": ("calcn_l", "toes_l"), "right": ("calcn_r", "toes_r")} if full else {},
+        # The XML reserves one empty keyframe (<size nkey="1">), i.e. qpos0, which already is the standing pose.
+        default_keyframe=None,
+        physics=PhysicsOptions(nconmax=96, njmax=768) if full else PhysicsOptions(nconmax=10, njmax=256),
+        source="musclemimic-models",
+        description=DESCRIPTIONS[name],
+        extras=extras,
+    )
+
+
+def builtin_embodiments() -> list[EmbodimentSpec]:
+    return [
+        myo("myofullbody", True),
+        myo("myofullbody", False),
+        myo("bimanual", True),
+        myo("bimanual", False),
+        tiny(),
+    ]

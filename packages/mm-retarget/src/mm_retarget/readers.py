@@ -1,0 +1,330 @@
+"""Motion readers: AMASS-style SMPL ``.npz`` and BVH, to :class:`~mm_core.contracts.SourceMotion`.
+
+Every reader returns global joint positions (metres, z up) and orientations (w-x-y-z) with SMPL joint names where it
+maps them, and rejects bad files with a ``ValueError`` naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mm_core.contracts import SMPL_JOINTS, SourceMotion
+
+#: CMU mocap skeleton (cgspeed BVH conversion) joint -> SMPL joint. ``LeftUpLeg`` is the hip joint centre,
+#: ``LeftLeg`` the knee, ``LeftFoot`` the ankle, ``LeftArm`` the shoulder, ``LeftForeArm`` the elbow,
+#: ``LeftHand`` the wrist; ``Spine1`` sits at the upper thoracic spine where SMPL's Spine3 is.
+CMU_JOINT_MAP: dict[str, str] = {
+    "Hips": "Pelvis", "LeftUpLeg": "L_Hip", "RightUpLeg": "R_Hip", "LowerBack": "Spine1",
+    "LeftLeg": "L_Knee", "RightLeg": "R_Knee", "Spine": "Spine2", "LeftFoot": "L_Ankle",
+    "RightFoot": "R_Ankle", "Spine1": "Spine3", "LeftToeBase": "L_Foot", "RightToeBase": "R_Foot",
+    "Neck1": "Neck", "LeftShoulder": "L_Collar", "RightShoulder": "R_Collar", "Head": "Head",
+    "LeftArm": "L_Shoulder", "RightArm": "R_Shoulder", "LeftForeArm": "L_Elbow", "RightForeArm": "R_Elbow",
+    "LeftHand": "L_Wrist", "RightHand": "R_Wrist", "LeftFingerBase": "L_Hand", "RightFingerBase": "R_Hand",
+}  # fmt: skip
+
+#: Candidate BVH length units, metres per unit. CMU's are inches / 0.45 (the database's own scale: a ~0.42 m
+#: femur is ~7.4 units), the others are the common ones.
+BVH_UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
+#: Adult hip-to-ankle length used to detect the unit (m); any adult is within a factor 1.3 of it.
+_ADULT_LEG_M = 0.85
+
+
+def _fail(path: Path, what: str) -> ValueError:
+    return ValueError(f"{path}: {what}")
+
+
+def _finite(path: Path, name: str, a: np.ndarray) -> np.ndarray:
+    if not np.issubdtype(a.dtype, np.number):
+        raise _fail(path, f"key {name!r} must be numeric, got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise _fail(path, f"key {name!r} has non-finite values (first at index {bad}); re-export the motion")
+    return a
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# AMASS / SMPL .npz
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **_: Any) -> SourceMotion:
+    """Read an AMASS-style ``.npz`` (SMPL 72, SMPL-H 156 or SMPL-X 165 pose values per frame, or SMPL-X's split
+    keys ``root_orient``/``pose_body``) into global SMPL joints.
+
+    AMASS stores its world z-up (the y-up -> z-up rotation is inside ``global_orient``, the first 3 pose values),
+    in metres; positions come out in that frame. With ``smpl_model_dir`` (or ``$MM_SMPL_MODEL_DIR``) and ``smplx``
+    installed, joint positions follow ``betas``; otherwise the neutral SMPL skeleton is used and
+    ``metadata["betas_ignored"]`` says so.
+    """
+    from mm_retarget import smpl
+
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise _fail(path, f"not a readable .npz file ({e}); is it truncated?") from e
+    if "poses" in data:
+        poses = _finite(path, "poses", data["poses"])
+    elif "root_orient" in data and "pose_body" in data:
+        poses = np.concatenate([_finite(path, k, data[k]) for k in ("root_orient", "pose_body")], axis=-1)
+    else:
+        raise _fail(
+            path,
+            f"no pose keys: expected 'poses' (AMASS) or 'root_orient' + 'pose_body' (SMPL-X); has {sorted(data)}",
+        )
+    if poses.ndim != 2 or poses.shape[1] not in smpl.POSE_WIDTHS:
+        raise _fail(
+            path,
+            f"'poses' must be (T, 66|72|156|165) axis-angle values (SMPL body, SMPL, SMPL-H, SMPL-X), "
+            f"got shape {poses.shape}",
+        )
+    t = poses.shape[0]
+    if t < 2:
+        raise _fail(path, f"needs at least 2 frames, got {t}")
+    if "trans" not in data:
+        raise _fail(path, f"missing key 'trans' (root translation (T, 3)); has {sorted(data)}")
+    trans = _finite(path, "trans", data["trans"])
+    if trans.shape != (t, 3):
+        raise _fail(path, f"'trans' must be ({t}, 3) to match 'poses', got {trans.shape}")
+    fps_key = next((k for k in ("mocap_framerate", "mocap_frame_rate", "fps") if k in data), None)
+    if fps_key is None:
+        raise _fail(
+            path, f"missing frame rate: expected 'mocap_framerate' or 'mocap_frame_rate'; has {sorted(data)}"
+        )
+    fps = float(_finite(path, fps_key, np.asarray(data[fps_key])).reshape(-1)[0])
+    if fps <= 0:
+        raise _fail(path, f"'{fps_key}' must be > 0, got {fps}")
+    betas = _finite(path, "betas", data["betas"]).reshape(-1) if "betas" in data else np.zeros(0)
+    gender = str(data["gender"]) if "gender" in data else "neutral"
+    gender = gender if gender in ("male", "female", "neutral") else "neutral"
+    model_type = smpl.POSE_WIDTHS[poses.shape[1]]
+
+    pos, quat = smpl.forward_kinematics(poses, trans)
+    meta: dict[str, Any] = {
+        "reader": "amass",
+        "body_model": model_type,
+        "gender": gender,
+        "up": "+z",
+        "units": "m",
+    }
+    model_dir = smpl.smpl_model_dir(smpl_model_dir)
+    if model_dir is not None:
+        # Shape-aware joints from the user's model; orientations do not depend on shape.
+        pos[:, :22] = smpl.smplx_joints(model_dir, model_type, gender, poses, trans, betas)
+        meta["joints"] = f"smplx ({model_dir})"
+    else:
+        meta["joints"] = "neutral SMPL skeleton"
+        meta["betas_ignored"] = bool(np.any(betas != 0))
+    return SourceMotion(
+        fps=fps, joint_names=SMPL_JOINTS, positions=pos, rotations=quat, source=str(path), metadata=meta
+    )
+
+
+def write_amass(
+    path: str | Path, poses: np.ndarray, trans: np.ndarray, fps: float, betas: np.ndarray | None = None
+) -> Path:
+    """Write an AMASS-style ``.npz`` (the format :func:`read_amass` reads).
+
+    poses: axis-angle per joint (T, 72 or 156); trans: root translation, metres, z up (T, 3)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(
+        tmp,
+        poses=poses.astype(np.float64),
+        trans=trans.astype(np.float64),
+        betas=np.zeros(16) if betas is None else betas,
+        mocap_framerate=np.array(float(fps)),
+        gender=np.array("neutral"),
+    )
+    tmp.replace(path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# BVH
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def load_joint_map(path: str | Path) -> dict[str, str]:
+    """A joint map file (JSON or TOML): ``{"<source joint>": "<SMPL joint>", ...}``, checked against SMPL names."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+        raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (OSError, ValueError) as e:
+        raise _fail(
+            path, f"not a readable joint map (JSON or TOML object source joint -> SMPL joint): {e}"
+        ) from e
+    if isinstance(raw, dict) and isinstance(raw.get("joints"), dict):
+        raw = raw["joints"]  # TOML files may keep the map under a [joints] table
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        raise _fail(path, "joint map must be an object of strings: source joint -> SMPL joint")
+    bad = sorted(v for v in raw.values() if v not in SMPL_JOINTS)
+    if bad:
+        raise _fail(path, f"unknown SMPL joints {bad}; valid: {', '.join(SMPL_JOINTS)}")
+    return dict(raw)
+
+
+def _detect_scale(
+    path: Path, rest: np.ndarray, index: Mapping[str, int], jmap: Mapping[str, str]
+) -> tuple[str, float]:
+    """Pick the unit from BVH_UNITS that makes the rest-pose hip -> knee -> ankle length adult-sized."""
+    inv = {v: k for k, v in jmap.items()}
+    chain = [inv.get(n) for n in ("L_Hip", "L_Knee", "L_Ankle")]
+    if any(c is None or c not in index for c in chain):
+        raise _fail(
+            path,
+            "cannot detect length units without L_Hip, L_Knee, L_Ankle in the joint map; give units explicitly "
+            f"(one of {sorted(BVH_UNITS)} or metres per unit)",
+        )
+    p = [rest[index[c]] for c in chain]  # type: ignore[index]
+    leg = float(np.linalg.norm(p[1] - p[0]) + np.linalg.norm(p[2] - p[1]))
+    if leg <= 0:
+        raise _fail(path, "the rest pose has a zero-length leg; give units explicitly")
+    name = min(BVH_UNITS, key=lambda u: abs(np.log(leg * BVH_UNITS[u] / _ADULT_LEG_M)))
+    if abs(np.log(leg * BVH_UNITS[name] / _ADULT_LEG_M)) > np.log(1.6):
+        raise _fail(path, f"leg length {leg:.4g} units matches no known unit {sorted(BVH_UNITS)}; give units")
+    return name, BVH_UNITS[name]
+
+
+def read_bvh(
+    path: str | Path,
+    *,
+    joint_map: str | Path | Mapping[str, str] | None = None,
+    units: str | float = "auto",
+    up: str = "auto",
+    skip_rest_frame: bool = True,
+    **_: Any,
+) -> SourceMotion:
+    """Read a BVH file with ``pybvh`` into global joints, metres, z up.
+
+    joint_map: source joint -> SMPL joint (a mapping, or a JSON/TOML file); default the CMU skeleton's map.
+    units: ``auto`` (detect from the rest-pose leg length), a name in ``BVH_UNITS`` or metres per unit.
+    up: ``auto`` (pybvh infers it; CMU is +y), or ``+y`` / ``+z``.
+    skip_rest_frame: drop a leading rest-pose frame (zero root rotation, whole-degree joint angles: the CMU
+        conversion writes its rest pose there, not captured motion).
+    """
+    import pybvh
+    from scipy.spatial.transform import Rotation
+
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    if up not in ("auto", "+y", "+z"):
+        raise ValueError(f"{path}: up must be 'auto', '+y' or '+z', got {up!r}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bvh = pybvh.read_bvh_file(path, world_up=up if up != "auto" else "auto")
+    except Exception as e:  # pybvh raises ValueError/IndexError/KeyError on malformed files
+        raise _fail(path, f"not a readable BVH file ({type(e).__name__}: {e}); is it truncated?") from e
+    if bvh.frame_count < 2:
+        raise _fail(path, f"needs at least 2 frames of motion, got {bvh.frame_count}")
+    angles = np.asarray(bvh.joint_angles, dtype=np.float64)
+    root = np.asarray(bvh.root_pos, dtype=np.float64)
+    if not (np.all(np.isfinite(angles)) and np.all(np.isfinite(root))):
+        raise _fail(path, "motion data has non-finite values")
+    if not (np.isfinite(bvh.frame_time) and bvh.frame_time > 0):
+        raise _fail(path, f"Frame Time must be > 0, got {bvh.frame_time}")
+
+    if joint_map is None:
+        jmap, map_name = CMU_JOINT_MAP, "cmu"
+    elif isinstance(joint_map, Mapping):
+        jmap, map_name = dict(joint_map), "given"
+    else:
+        jmap, map_name = load_joint_map(joint_map), str(joint_map)
+    names = list(bvh.joint_names)
+    index = {n: i for i, n in enumerate(names)}
+    missing = sorted(k for k in jmap if k not in index)
+    if map_name != "cmu" and missing:
+        raise _fail(path, f"joint map {map_name} names joints not in the file: {missing}; file has {names}")
+    jmap = {k: v for k, v in jmap.items() if k in index}
+    if len(jmap) < 2:
+        raise _fail(
+            path,
+            f"unknown skeleton: only {sorted(jmap)} of its joints are mapped to SMPL; give a joint map "
+            f"(--joint-map FILE.json, source joint -> SMPL joint). Joints: {names}",
+        )
+
+    deg0 = np.degrees(angles[0])
+    is_rest = np.allclose(angles[0, 0], 0.0) and np.allclose(deg0, np.round(deg0), atol=1e-4)
+    start = 1 if skip_rest_frame and is_rest and bvh.frame_count > 2 else 0
+    rest = np.asarray(bvh.rest_pose_positions())  # every node, joints and end sites (N, 3)
+    if units == "auto":
+        unit_name, scale = _detect_scale(path, rest, bvh.node_index, jmap)
+    elif isinstance(units, str) and units in BVH_UNITS:
+        unit_name, scale = units, BVH_UNITS[units]
+    else:
+        try:
+            scale, unit_name = float(units), f"{float(units)} m/unit"
+        except ValueError:
+            raise _fail(
+                path, f"units must be 'auto', one of {sorted(BVH_UNITS)} or metres per unit, got {units!r}"
+            ) from None
+        if not scale > 0:
+            raise _fail(path, f"units must be > 0 metres per unit, got {scale}")
+
+    pos = np.asarray(bvh.joint_positions(), dtype=np.float64)[start:] * scale
+    # Global orientations: compose each joint's local Euler rotation (BVH channel order, intrinsic) down the tree.
+    topo = bvh.fk_topology
+    joint_of_node = topo.joint_idx
+    parent_joint = np.full(len(names), -1)
+    for node, j in enumerate(joint_of_node):
+        if j < 0:
+            continue
+        pn = topo.parent_idx[node]
+        while pn >= 0 and joint_of_node[pn] < 0:
+            pn = topo.parent_idx[pn]
+        parent_joint[j] = joint_of_node[pn] if pn >= 0 else -1
+    a = angles[start:]
+    t = a.shape[0]
+    rot = np.empty((t, len(names), 3, 3))
+    for j, order in enumerate(bvh.euler_orders):
+        local = Rotation.from_euler(order.upper(), a[:, j], degrees=False).as_matrix()
+        rot[:, j] = local if parent_joint[j] < 0 else rot[:, parent_joint[j]] @ local
+    world_up = bvh.world_up if up == "auto" else up
+    if world_up not in ("+y", "+z"):
+        raise _fail(path, f"up axis {world_up!r} is not supported; pass up='+y' or '+z'")
+    if world_up == "+y":
+        # y up -> z up: +90 degrees about x, (x, y, z) -> (x, -z, y).
+        to_z = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+        pos = pos @ to_z.T
+        rot = to_z @ rot
+    quat = np.roll(Rotation.from_matrix(rot.reshape(-1, 3, 3)).as_quat(), 1, axis=-1).reshape(
+        t, len(names), 4
+    )
+    # Unmapped joints keep their names, prefixed where one would clash with an SMPL name (CMU has its own "Neck").
+    out_names = tuple(jmap.get(n, f"bvh:{n}" if n in SMPL_JOINTS else n) for n in names)
+    meta = {
+        "reader": "bvh",
+        "units": unit_name,
+        "metres_per_unit": scale,
+        "up": f"{world_up} (converted to +z)",
+        "joint_map": map_name,
+        "skipped_rest_frame": bool(start),
+        "source_parents": [int(p) for p in parent_joint],
+    }
+    return SourceMotion(
+        fps=1.0 / bvh.frame_time,
+        joint_names=out_names,
+        positions=pos,
+        rotations=quat,
+        source=str(path),
+        metadata=meta,
+    )

@@ -1,0 +1,215 @@
+"""``mm train``, ``mm eval``, ``mm render``. Light at import: torch and the simulator load inside the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mm_core.cli import echo_json, fail, print_table
+
+#: Metrics shown in the eval table, in order.
+EVAL_COLUMNS = [
+    "early_termination_rate",
+    "frame_coverage",
+    "site_error_rel_m",
+    "site_error_abs_m",
+    "joint_error_rad",
+    "root_error_m",
+]
+
+
+def train(
+    embodiment: str = typer.Option(
+        None, "--embodiment", "-e", help="Embodiment (mm models list). Default: tiny."
+    ),
+    motions: list[str] = typer.Option(
+        None,
+        "--motions",
+        "-m",
+        help="Clip files (.npz) or directories of clips (e.g. an mm retarget output dir).",
+    ),
+    backend: str = typer.Option(
+        None, "--backend", help="Simulation backend: warp or mujoco (default: mm-sim's)."
+    ),
+    num_worlds: int = typer.Option(None, "--num-worlds", "-n", help="Parallel worlds per process."),
+    samples: int = typer.Option(None, "--samples", help="Budget: samples (control steps over all worlds)."),
+    updates: int = typer.Option(None, "--updates", help="Budget: PPO updates."),
+    minutes: float = typer.Option(None, "--minutes", help="Budget: wall-clock minutes."),
+    config: Path = typer.Option(None, "--config", "-c", help="TOML config file (keys as in config.json)."),
+    overrides: list[str] = typer.Option(
+        None, "--set", help="Override a config key: --set ppo.lr=1e-3 (repeatable)."
+    ),
+    run_dir: Path = typer.Option(None, "--run-dir", "-o", help="Run directory (default: runs/<embodiment>)."),
+    resume_from: Path = typer.Option(
+        None, "--resume-from", help="Fine-tune: start from this run or checkpoint."
+    ),
+    reset_std: float = typer.Option(None, "--reset-std", help="With --resume-from: reset the action std."),
+    seed: int = typer.Option(None, "--seed", help="Random seed."),
+    device: str = typer.Option(None, "--device", help="Torch device (default: cuda if available, else cpu)."),
+    as_json: bool = typer.Option(False, "--json", help="No progress bar; print a JSON summary."),
+) -> None:
+    """Train a policy with PPO. With no arguments: a short CPU demo (tiny legs, generated walk, a few minutes)."""
+    from mm_rl.config import ConfigError, resolve
+
+    try:
+        cfg = resolve(
+            embodiment,
+            config,
+            overrides or [],
+            motions=list(motions) if motions else None,
+            backend=backend,
+            num_worlds=num_worlds,
+            max_samples=samples,
+            max_updates=updates,
+            max_minutes=minutes,
+            seed=seed,
+            device=device,
+        )
+    except ConfigError as e:
+        raise fail(str(e)) from e
+    if reset_std is not None and resume_from is None:
+        raise fail("--reset-std needs --resume-from (the checkpoint whose std to reset)")
+    run_dir = run_dir or Path("runs") / cfg.embodiment
+    demo = cfg.embodiment == "tiny" and not cfg.motions
+    summary = _run_training(cfg, run_dir, resume_from, reset_std, progress=not as_json)
+    if summary is None:  # not rank 0
+        return
+    if demo:
+        summary["before_after"] = _before_after(run_dir)
+    if as_json:
+        echo_json(summary)
+        return
+    last = summary["last"]
+    if last:
+        typer.echo(
+            f"updates {summary['update']}  samples {summary['samples']}  {last['samples_per_s']:.0f} samples/s "
+            f"(env {100 * last['frac_env']:.0f} %, policy {100 * last['frac_act']:.0f} %, "
+            f"learning {100 * last['frac_learn']:.0f} %)"
+        )
+    if demo:
+        ba = summary["before_after"]
+        print_table(
+            [
+                {"metric": k, "before (step 0)": ba["before"][k], "after": ba["after"][k]}
+                for k in EVAL_COLUMNS
+            ],
+            ["metric", "before (step 0)", "after"],
+            title="demo: tracking the generated walk (deterministic policy, from the first frame)",
+        )
+    typer.echo(f"run dir: {run_dir}  (mm eval {run_dir} --json; mm render {run_dir})")
+
+
+def _run_training(cfg: Any, run_dir: Path, resume_from: Path | None, reset_std: float | None, progress: bool):
+    from mm_core import ContractError, RegistryError
+    from mm_rl.checkpoint import CheckpointError
+    from mm_rl.config import ConfigError
+    from mm_rl.motions import MotionInputError
+    from mm_rl.train import Trainer, TrainError
+
+    try:
+        trainer = Trainer(cfg, run_dir, resume_from=resume_from, reset_std=reset_std, progress=progress)
+        if progress and trainer.dist.main:
+            state = f"resuming at update {trainer.update}" if trainer.resuming else "new run"
+            typer.echo(
+                f"mm train: {cfg.embodiment}, {trainer.env.motions.num_clips} motion(s), {trainer.env.num_envs} worlds "
+                f"x {trainer.dist.world} process(es), {state}, run dir {run_dir}"
+            )
+        summary = trainer.run()
+    except (ConfigError, TrainError, CheckpointError, MotionInputError, ContractError, RegistryError) as e:
+        raise fail(str(e)) from e
+    return summary if trainer.dist.main else None
+
+
+def _before_after(run_dir: Path) -> dict[str, Any]:
+    from mm_rl.checkpoint import list_checkpoints
+    from mm_rl.evaluate import evaluate_checkpoint
+
+    ckpts = list_checkpoints(run_dir)
+    before = evaluate_checkpoint(ckpts[0]).overall
+    after = evaluate_checkpoint(ckpts[-1]).overall
+    return {"before": dict(before), "after": dict(after), "checkpoints": [str(ckpts[0]), str(ckpts[-1])]}
+
+
+def evaluate(
+    target: Path = typer.Argument(..., help="Run directory or checkpoint (.json / .safetensors)."),
+    motions: list[str] = typer.Option(
+        None, "--motions", "-m", help="Motions to evaluate on (default: the training motions)."
+    ),
+    baseline: bool = typer.Option(
+        True, "--baseline/--no-baseline", help="Also report the run's step-0 checkpoint."
+    ),
+    backend: str = typer.Option(None, "--backend", help="Simulation backend (default: the run's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the EvalReport as JSON."),
+) -> None:
+    """Evaluate a policy (deterministic, from each motion's first frame): termination, coverage, errors."""
+    from mm_core import ContractError
+    from mm_rl.checkpoint import CheckpointError, list_checkpoints, resolve
+    from mm_rl.evaluate import evaluate_checkpoint
+    from mm_rl.motions import MotionInputError
+
+    try:
+        ckpt = resolve(target)
+        report = evaluate_checkpoint(ckpt, motions=list(motions) if motions else None, backend=backend)
+        base = None
+        run_dir = ckpt.parent.parent
+        first = list_checkpoints(run_dir)[:1] if (run_dir / "checkpoints").is_dir() else []
+        if baseline and first and first[0] != ckpt:
+            base = evaluate_checkpoint(first[0], motions=list(motions) if motions else None, backend=backend)
+    except (CheckpointError, MotionInputError, ContractError) as e:
+        raise fail(str(e)) from e
+    if base is not None:
+        from mm_core import EvalReport
+
+        overall = dict(report.overall) | {f"baseline_{k}": v for k, v in base.overall.items()}
+        report = EvalReport(
+            checkpoint=report.checkpoint,
+            embodiment=report.embodiment,
+            overall=overall,
+            per_motion=report.per_motion,
+        )
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    rows = [{"motion": name, **m} for name, m in report.per_motion.items()]
+    rows.append({"motion": "overall", **report.overall})
+    if base is not None:
+        rows.append({"motion": f"baseline ({Path(base.checkpoint).stem})", **base.overall})
+    print_table(rows, ["motion", *EVAL_COLUMNS], title=f"mm eval {report.checkpoint}")
+
+
+def render(
+    target: Path = typer.Argument(..., help="Run directory or checkpoint."),
+    out: Path = typer.Option(None, "--out", help="MP4 to write (default: <run>/render.mp4)."),
+    motion: str = typer.Option(
+        None, "--motion", help="Clip name or file (default: the first training motion)."
+    ),
+    seconds: float = typer.Option(None, "--seconds", help="Length (default: the whole clip)."),
+    width: int = typer.Option(640, "--width"),
+    height: int = typer.Option(480, "--height"),
+) -> None:
+    """An MP4 of the policy (muscles coloured by activation) next to its reference (a kinematic ghost)."""
+    from mm_rl.checkpoint import CheckpointError, resolve
+    from mm_rl.render import RenderError, render_checkpoint
+
+    try:
+        ckpt = resolve(target)
+        out = out or (ckpt.parent.parent / "render.mp4")
+        path = render_checkpoint(ckpt, out, motion=motion, seconds=seconds, width=width, height=height)
+    except (CheckpointError, RenderError) as e:
+        raise fail(str(e)) from e
+    typer.echo(f"wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("eval")(evaluate)
+    app.command("render")(render)
+
+
+def train_app(argv: list[str] | None = None) -> None:
+    """``python -m mm_rl.train`` (e.g. under torchrun): the ``mm train`` command on its own."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(train)
+    app(argv)

@@ -1,0 +1,309 @@
+"""Training configuration: kw_only dataclasses, presets per embodiment, TOML files and ``--set key=value`` overrides.
+
+Light module (no torch): the CLI resolves the config before importing anything heavy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config file or override is wrong; the message names the key or file and what to do."""
+
+
+@dataclass(kw_only=True)
+class PolicyConfig:
+    """Actor and critic networks (separate MLPs, Linear -> LayerNorm -> SiLU)."""
+
+    actor_width: int = 1024
+    """Hidden units per actor layer."""
+    actor_depth: int = 16
+    """Number of hidden actor layers."""
+    critic_width: int = 1024
+    """Hidden units per critic layer."""
+    critic_depth: int = 16
+    """Number of hidden critic layers."""
+    init_std: float | None = None
+    """Initial action std; None takes the embodiment's ``extras["initial_std"]`` (1.0 if it has none)."""
+    obs_clip: float = 10.0
+    """Normalised observations are clipped to +- this."""
+
+
+@dataclass(kw_only=True)
+class PPOConfig:
+    """PPO hyperparameters (defaults: the reference's MyoFullBody settings)."""
+
+    num_steps: int = 20
+    """Control steps per world per update (rollout length)."""
+    num_minibatches: int = 128
+    """Minibatches per epoch."""
+    epochs: int = 1
+    """Passes over each rollout."""
+    gamma: float = 0.99
+    """Discount."""
+    lam: float = 0.95
+    """GAE lambda."""
+    clip: float = 0.2
+    """Policy-ratio clip."""
+    value_clip: float = 0.2
+    """Value-loss clip around the rollout's values (0 = unclipped)."""
+    value_coef: float = 0.5
+    """Value-loss weight."""
+    entropy_coef: float = 0.0
+    """Entropy bonus weight."""
+    max_grad_norm: float = 1.0
+    """Global gradient-norm clip."""
+    lr: float = 4e-4
+    """Learning rate (Muon and Adam)."""
+    lr_decay: bool = True
+    """Decay the learning rate linearly to 0 over the budget (needs a sample or update budget)."""
+    muon: bool = True
+    """Muon for 2-D weights (Adam for the rest); False = Adam for everything."""
+    normalize_reward: bool = True
+    """Divide rewards by the running std of the discounted return."""
+
+
+@dataclass(kw_only=True)
+class SamplingConfig:
+    """Failure-weighted motion sampling over the motion library."""
+
+    adaptive: bool = False
+    """Sample clips with probability rising with their early-termination rate."""
+    uniform_mix: float = 0.1
+    """Share of the uniform distribution mixed in (keeps every clip alive)."""
+    decay: float = 0.99
+    """Per-update decay of the episode counts (forgets old failures)."""
+    prior: float = 1.0
+    """Pseudo-episodes per clip (half failed) so unseen clips get a middling rate."""
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """Everything ``mm train`` needs; written to ``config.json`` in the run directory."""
+
+    embodiment: str = "tiny"
+    """Registry name of the embodiment (``mm models list``)."""
+    motions: list[str] = field(default_factory=list)
+    """Motion clip files (.npz); empty = the built-in generated demo walk."""
+    backend: str | None = None
+    """Simulation backend (``warp``, ``mujoco``); None = mm-sim's default."""
+    device: str | None = None
+    """Torch device for the policy (None: cuda if available, else cpu)."""
+    num_worlds: int = 64
+    """Parallel simulated worlds (per process)."""
+    seed: int = 0
+    """Seed for torch, numpy and the environment."""
+    torch_threads: int = 0
+    """CPU threads for torch (0 = torch's default); 1 is fastest for small networks on a busy CPU."""
+    max_samples: int | None = None
+    """Stop after this many samples (control steps over all worlds and processes)."""
+    max_updates: int | None = None
+    """Stop after this many PPO updates."""
+    max_minutes: float | None = None
+    """Stop after this many minutes of wall-clock time."""
+    eval_every: int = 0
+    """Run a deterministic evaluation every this many updates (0 = off)."""
+    checkpoint_every: int = 50
+    """Write a checkpoint every this many updates (always at the start and the end)."""
+    keep_checkpoints: int = 3
+    """Keep the newest this many periodic checkpoints (the step-0 one is always kept)."""
+    task: dict[str, Any] = field(default_factory=dict)
+    """Overrides of mm-sim's ``TaskConfig`` fields (dotted keys allowed, e.g. ``{"horizon": 500}``)."""
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    """Networks."""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """PPO."""
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    """Motion sampling."""
+
+
+def preset(embodiment: str) -> TrainConfig:
+    """Defaults per embodiment: the reference's settings for the big models, a small fast setup for ``tiny``."""
+    if embodiment == "tiny":
+        # Small nets and short rollouts so the CPU demo learns within a few minutes on 2 cores.
+        return TrainConfig(
+            embodiment=embodiment,
+            num_worlds=64,
+            max_updates=150,
+            max_minutes=3.0,
+            torch_threads=1,
+            checkpoint_every=20,
+            eval_every=0,
+            policy=PolicyConfig(actor_width=128, actor_depth=2, critic_width=128, critic_depth=2),
+            ppo=PPOConfig(num_steps=32, num_minibatches=8, epochs=2, lr=3e-3),
+        )
+    if embodiment.startswith("bimanual"):
+        return TrainConfig(
+            embodiment=embodiment,
+            num_worlds=8192,
+            policy=PolicyConfig(actor_width=1024, actor_depth=4, critic_width=1024, critic_depth=4),
+            ppo=PPOConfig(num_steps=10, num_minibatches=32, lr_decay=False),
+        )
+    return TrainConfig(embodiment=embodiment, num_worlds=8192)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Build dataclass ``cls`` from a (nested) dict, checking keys and types."""
+    return apply_mapping(cls(), data, where)
+
+
+def apply_mapping(cfg: Any, data: dict[str, Any], where: str) -> Any:
+    """Set the fields of dataclass ``cfg`` from a nested mapping (in place); returns ``cfg``."""
+    for key, value in data.items():
+        set_key(cfg, key, value, where)
+    return cfg
+
+
+def set_key(cfg: Any, dotted: str, value: Any, where: str = "--set") -> None:
+    """Set ``cfg.a.b = value`` for ``dotted="a.b"``, coercing to the field's type."""
+    parts = dotted.split(".")
+    obj = cfg
+    for i, name in enumerate(parts):
+        if isinstance(obj, dict):  # free-form mapping (task overrides): keep the rest of the key dotted
+            rest = ".".join(parts[i:])
+            obj[rest] = value
+            return
+        fields = {f.name: f for f in dataclasses.fields(obj)}
+        if name not in fields:
+            prefix = ".".join(parts[:i])
+            valid = ", ".join(f"{prefix + '.' if prefix else ''}{n}" for n in fields)
+            raise ConfigError(f"{where}: unknown key {dotted!r}; valid keys here: {valid}")
+        last = i == len(parts) - 1
+        current = getattr(obj, name)
+        if last:
+            if dataclasses.is_dataclass(current) and isinstance(value, dict):
+                apply_mapping(current, value, where)
+            elif isinstance(current, dict) and isinstance(value, dict):
+                current.update(value)
+            else:
+                hint = typing.get_type_hints(type(obj))[name]
+                setattr(obj, name, _coerce(value, hint, f"{where}: {dotted}"))
+            return
+        obj = current
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{where}: cannot use {value!r}")
+    if origin is list:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(v, args[0], where) for v in value] if args else list(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table/dict, got {value!r}")
+        return dict(value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: TOML syntax (``1e-3``, ``true``, ``[1, 2]``, ``"x"``), else the raw string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from e
+
+
+def resolve(
+    embodiment: str | None = None,
+    config_file: Path | None = None,
+    overrides: list[str] = (),  # type: ignore[assignment]
+    **explicit: Any,
+) -> TrainConfig:
+    """Preset for the embodiment, then the TOML file, then explicit CLI options (not None), then ``--set``."""
+    file_data = load_toml(config_file) if config_file else {}
+    name = embodiment or file_data.get("embodiment") or "tiny"
+    cfg = preset(name)
+    budget = ("max_samples", "max_updates", "max_minutes")
+    if any(file_data.get(k) is not None or explicit.get(k) is not None for k in budget):
+        # A budget given by the user replaces the preset's, rather than capping it.
+        for k in budget:
+            setattr(cfg, k, None)
+    apply_mapping(cfg, file_data, str(config_file))
+    cfg.embodiment = name
+    for key, value in explicit.items():
+        if value is not None:
+            set_key(cfg, key, value, f"option {key}")
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set ppo.lr=1e-3")
+        key, text = item.split("=", 1)
+        set_key(cfg, key.strip(), parse_value(text.strip()), f"--set {item}")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    checks = [
+        (cfg.num_worlds >= 1, "num_worlds must be >= 1"),
+        (cfg.ppo.num_steps >= 1, "ppo.num_steps must be >= 1"),
+        (cfg.ppo.num_minibatches >= 1, "ppo.num_minibatches must be >= 1"),
+        (cfg.ppo.epochs >= 1, "ppo.epochs must be >= 1"),
+        (cfg.ppo.lr > 0, "ppo.lr must be > 0"),
+        (
+            0 < cfg.ppo.gamma <= 1 and 0 <= cfg.ppo.lam <= 1,
+            "ppo.gamma must be in (0, 1] and ppo.lam in [0, 1]",
+        ),
+        (cfg.policy.actor_depth >= 1 and cfg.policy.critic_depth >= 1, "network depths must be >= 1"),
+        (0 <= cfg.sampling.uniform_mix <= 1, "sampling.uniform_mix must be in [0, 1]"),
+        (cfg.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+        (
+            cfg.num_worlds * cfg.ppo.num_steps >= cfg.ppo.num_minibatches,
+            "num_worlds * ppo.num_steps must be >= ppo.num_minibatches",
+        ),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConfigError(f"invalid config: {msg}")

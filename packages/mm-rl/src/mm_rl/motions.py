@@ -1,0 +1,84 @@
+"""Motion inputs for training and evaluation: files, directories, retarget output dirs, the built-in demo walk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class MotionInputError(ValueError):
+    """A motion argument names nothing usable; the message says which and what to give."""
+
+
+def resolve_motion_paths(items: list[str]) -> list[Path]:
+    """Clip files (.npz), directories of clips (searched recursively, e.g. an ``mm retarget`` output dir)."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item).expanduser()
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*.npz") if not q.name.startswith("."))
+            if not found:
+                raise MotionInputError(
+                    f"{p}: directory holds no .npz motion clips (give clip files or a retarget output dir)"
+                )
+            out += found
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise MotionInputError(f"{p}: no such motion file or directory")
+    return out
+
+
+def demo_clip_path(embodiment: str, cache_dir: Path) -> Path:
+    """The built-in generated walk on ``embodiment``, saved under ``cache_dir`` (made once).
+
+    Uses mm-retarget's generated, retargeted demo walk when mm-retarget provides it; otherwise (an install
+    without mm-retarget) a kinematic walk: sinusoidal hip/knee/ankle angles at 1 Hz, site poses by forward
+    kinematics. Both are real MuJoCo kinematics of the embodiment, no downloads.
+    """
+    path = cache_dir / f"demo_walk_{embodiment}.npz"
+    if path.is_file():
+        return path
+    try:
+        from mm_retarget.demo import demo_clip  # type: ignore[import-not-found]
+    except ImportError:
+        clip = kinematic_walk(embodiment)
+    else:
+        clip = demo_clip(embodiment)
+    clip.save(path)
+    return path
+
+
+def kinematic_walk(embodiment: str, seconds: float = 4.0, fps: float = 100.0, cadence_hz: float = 1.0):
+    """A walking-like MotionClip: sinusoidal sagittal hip/knee/ankle angles, site poses by forward kinematics."""
+    import mujoco
+
+    from mm_core import get_embodiment
+    from mm_sim.motion import clip_from_qpos, initial_qpos
+
+    spec = get_embodiment(embodiment)
+    model = spec.compile()
+    t = np.arange(int(round(seconds * fps)) + 1) / fps
+    qpos = np.tile(initial_qpos(model, spec), (len(t), 1))
+    # Gait-like (offset, amplitude, phase) in rad per joint kind (flexion positive); right side half a cycle later.
+    shapes = {"hip": (0.2, 0.4, 0.0), "knee": (0.6, 0.5, 1.5), "ankle": (0.0, 0.25, 1.2)}
+    for j in range(model.njnt):
+        name = (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or "").lower()
+        kind = next((k for k in shapes if k in name), None)
+        if model.jnt_type[j] != mujoco.mjtJoint.mjJNT_HINGE or kind is None:
+            continue
+        offset, amp, phase = shapes[kind]
+        side = np.pi if name.endswith(("_r", "right")) else 0.0
+        angle = offset + amp * np.sin(2 * np.pi * cadence_hz * t + phase + side)
+        lo, hi = model.jnt_range[j] if model.jnt_limited[j] else (-np.inf, np.inf)
+        qpos[:, model.jnt_qposadr[j]] = np.clip(angle, lo + 1e-3, hi - 1e-3)
+    return clip_from_qpos(
+        model,
+        spec,
+        qpos,
+        fps,
+        name="demo_walk",
+        source="mm_rl.motions.kinematic_walk",
+        metadata={"generator": "sinusoidal sagittal joint angles", "cadence_hz": cadence_hz},
+    )

@@ -1,0 +1,124 @@
+"""MP4 of a policy next to its reference: MuJoCo's offscreen renderer, muscles (tendons) coloured by activation.
+
+Needs an OpenGL backend for offscreen rendering: EGL (``libegl1``, default here) or OSMesa (``libosmesa6``),
+chosen with ``MUJOCO_GL=egl|osmesa``; encoding uses imageio-ffmpeg's bundled ffmpeg.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class RenderError(RuntimeError):
+    """Rendering is impossible here (no OpenGL) or the input is wrong; the message says what to install or give."""
+
+
+#: Lateral offset of the reference ghost (m), so policy and reference stand side by side.
+GHOST_OFFSET = np.array([0.0, 0.7, 0.0])
+
+
+def activation_rgba(act: np.ndarray) -> np.ndarray:
+    """Activation in [0, 1] (K,) -> RGBA (K, 4): blue (relaxed) to red (fully active)."""
+    a = np.clip(act, 0.0, 1.0)[:, None]
+    low, high = np.array([0.15, 0.25, 0.85, 1.0]), np.array([0.95, 0.1, 0.1, 1.0])
+    return (1 - a) * low + a * high
+
+
+def render_checkpoint(
+    path: Path,
+    out: Path,
+    *,
+    motion: str | None = None,
+    seconds: float | None = None,
+    width: int = 640,
+    height: int = 480,
+    stride: int = 2,
+) -> Path:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import imageio
+    import mujoco
+    import torch
+
+    from mm_core import MotionClip
+    from mm_rl.checkpoint import load_policy
+    from mm_rl.config import TrainConfig, from_dict
+    from mm_rl.evaluate import eval_config, rollout_first_episodes
+    from mm_rl.motions import resolve_motion_paths
+    from mm_rl.train import make_env
+
+    policy, meta = load_policy(path, torch.device("cpu"))
+    cfg = from_dict(TrainConfig, meta["config"], str(path))
+    cfg.device = "cpu"
+    paths = [Path(p) for p in meta["motions"]]
+    if motion is not None:
+        by_name = {Path(p).stem: Path(p) for p in paths} | dict(
+            zip(meta.get("clip_names", []), paths, strict=False)
+        )
+        paths = [by_name[motion]] if motion in by_name else resolve_motion_paths([motion])
+    clip_path = paths[0]
+    clip = MotionClip.load(clip_path)
+    env = make_env(eval_config(cfg, None), [clip_path], torch.device("cpu"), seed=cfg.seed, num_worlds=1)
+    result = rollout_first_episodes(policy, env, [clip], record=True)[0]
+    traj = result["trajectory"]
+    if len(traj["qpos"]) == 0:
+        raise RenderError(f"{path}: the policy failed on the first step of {clip_path}; nothing to render")
+
+    model = env.model
+    try:
+        renderer = mujoco.Renderer(model, height, width)
+    except Exception as e:  # noqa: BLE001 - MuJoCo raises several types when no GL context can be made
+        raise RenderError(
+            f"offscreen OpenGL is not available ({e}); install EGL (apt-get install libegl1) or OSMesa "
+            "(apt-get install libosmesa6) and set MUJOCO_GL=egl or MUJOCO_GL=osmesa"
+        ) from e
+    data, ghost = mujoco.MjData(model), mujoco.MjData(model)
+    muscle_tendons = [
+        (i, int(model.actuator_trnid[i, 0]))
+        for i in range(model.nu)
+        if int(model.actuator_trntype[i]) == int(mujoco.mjtTrn.mjTRN_TENDON)
+    ]
+    act_cols = [i for i, _ in muscle_tendons if model.actuator_actadr[i] >= 0]
+    tendon_ids = [t for i, t in muscle_tendons if model.actuator_actadr[i] >= 0]
+    act_adr = [int(model.actuator_actadr[i]) for i in act_cols]
+    cam = mujoco.MjvCamera()
+    mujoco.mjv_defaultFreeCamera(model, cam)
+    cam.azimuth, cam.elevation = 150.0, -15.0
+    cam.distance = max(2.0, 1.2 * float(model.stat.extent))
+    opt = mujoco.MjvOption()
+    pert = mujoco.MjvPerturb()
+    n = len(traj["qpos"])
+    if seconds is not None:
+        n = min(n, int(seconds / (model.opt.timestep * env.sim.substeps)))
+    fps = 1.0 / (model.opt.timestep * env.sim.substeps * stride)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with imageio.get_writer(out, fps=fps, codec="libx264", quality=7, macro_block_size=8) as writer:
+        for k in range(0, n, stride):
+            data.qpos[:] = traj["qpos"][k]
+            mujoco.mj_forward(model, data)
+            model.tendon_rgba[tendon_ids] = activation_rgba(traj["act"][k][act_adr])
+            ghost.qpos[:] = clip.qpos[int(traj["frame"][k])]
+            mujoco.mj_kinematics(model, ghost)
+            free = model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE)
+            cam.lookat[:] = data.qpos[:3] if free else model.stat.center
+            cam.lookat[:] += GHOST_OFFSET / 2
+            renderer.update_scene(data, cam)
+            _add_ghost(model, ghost, opt, pert, renderer.scene)
+            writer.append_data(renderer.render())
+    renderer.close()
+    return out
+
+
+def _add_ghost(model: Any, ghost: Any, opt: Any, pert: Any, scene: Any) -> None:
+    """Append the reference pose's geoms to the scene: translucent green, offset sideways."""
+    import mujoco
+
+    first = scene.ngeom
+    mujoco.mjv_addGeoms(model, ghost, opt, pert, mujoco.mjtCatBit.mjCAT_DYNAMIC, scene)
+    for g in range(first, scene.ngeom):
+        geom = scene.geoms[g]
+        geom.pos[:] = geom.pos + GHOST_OFFSET
+        geom.rgba[:] = (0.2, 0.8, 0.3, 0.45)

@@ -1,0 +1,583 @@
+"""The training runner: environment, rollouts, PPO updates, metrics, checkpoints, resume, data parallelism.
+
+Data parallel (``torchrun --nproc-per-node K -m mm_rl.train ...`` or any launcher that sets ``RANK``/
+``WORLD_SIZE``): every process simulates its own worlds, gradients and normaliser statistics are all-reduced, so
+parameters stay identical; rank 0 writes the run directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mm_rl import checkpoint
+from mm_rl.config import ConfigError, TrainConfig, from_dict, to_dict
+from mm_rl.motions import demo_clip_path, resolve_motion_paths
+from mm_rl.policy import ActorCritic
+from mm_rl.ppo import PPO, Rollout
+from mm_rl.sampling import FailureWeightedSampler
+
+# Keys that may differ when re-running a command on an existing run dir (budget and bookkeeping only).
+RESUMABLE_KEYS = {
+    "max_samples",
+    "max_updates",
+    "max_minutes",
+    "eval_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+}
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or continue; the message says why and what to do."""
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> Dist:
+    """Join the process group that a launcher describes through RANK / WORLD_SIZE (no-op when absent)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return Dist(dist.get_rank(), dist.get_world_size())
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size())
+
+
+def pick_device(name: str | None, rank: int = 0) -> torch.device:
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", rank))
+        return torch.device("cuda", local % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def task_config(spec: Any, overrides: dict[str, Any]) -> Any:
+    """mm-sim's TaskConfig for the embodiment with ``overrides`` (dotted keys, e.g. ``horizon``) applied."""
+    from mm_sim.tasks import TaskConfig
+
+    cfg = TaskConfig.for_embodiment(spec)
+    for key, value in overrides.items():
+        cfg = _replace_dotted(cfg, key.split("."), value, key)
+    return cfg
+
+
+def _replace_dotted(obj: Any, parts: list[str], value: Any, key: str) -> Any:
+    """A copy of dataclass ``obj`` (frozen or not) with the field at ``parts`` set to ``value``."""
+    if isinstance(obj, dict):
+        new = dict(obj)
+        new[parts[0]] = value if len(parts) == 1 else _replace_dotted(obj[parts[0]], parts[1:], value, key)
+        return new
+    names = [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+    if parts[0] not in names:
+        raise ConfigError(
+            f"task override {key!r}: {type(obj).__name__} has no field {parts[0]!r}; fields: {names}"
+        )
+    if len(parts) > 1:
+        value = _replace_dotted(getattr(obj, parts[0]), parts[1:], value, key)
+    elif isinstance(getattr(obj, parts[0]), tuple) and isinstance(value, list):
+        value = tuple(value)
+    return dataclasses.replace(obj, **{parts[0]: value})
+
+
+def make_env(
+    cfg: TrainConfig, motion_paths: list[Path], device: torch.device, seed: int, num_worlds: int | None = None
+):
+    import mm_sim
+    from mm_core import get_embodiment
+
+    spec = get_embodiment(cfg.embodiment)
+    return mm_sim.make_env(
+        cfg.embodiment,
+        [str(p) for p in motion_paths],
+        backend=cfg.backend,
+        num_worlds=num_worlds or cfg.num_worlds,
+        config=task_config(spec, cfg.task),
+        device=str(device),
+        seed=seed,
+    )
+
+
+def initial_std(cfg: TrainConfig) -> float:
+    if cfg.policy.init_std is not None:
+        return float(cfg.policy.init_std)
+    from mm_core import get_embodiment
+
+    return float(get_embodiment(cfg.embodiment).extras.get("initial_std", 1.0))
+
+
+class MetricsLog:
+    """metrics.csv: one row per update; the header is fixed by the first row (resume appends)."""
+
+    def __init__(self, path: Path, resume_update: int | None) -> None:
+        self.path = path
+        self.columns: list[str] | None = None
+        if resume_update is not None and path.is_file():
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            # Rows logged after the checkpoint we resume from are replayed, so drop them.
+            rows = [r for r in rows if int(float(r["update"])) <= resume_update]
+            if rows:
+                self.columns = list(rows[0].keys())
+            with open(path, "w", newline="") as f:
+                if self.columns:
+                    w = csv.DictWriter(f, self.columns)
+                    w.writeheader()
+                    w.writerows(rows)
+        elif path.exists():
+            path.unlink()
+
+    def write(self, row: dict[str, Any]) -> None:
+        new = self.columns is None
+        if new:
+            self.columns = list(row)
+        with open(self.path, "a", newline="") as f:
+            w = csv.DictWriter(f, self.columns, extrasaction="ignore")
+            if new:
+                w.writeheader()
+            w.writerow({k: row.get(k, "") for k in self.columns})
+
+
+def _budget_updates(cfg: TrainConfig, per_update: int) -> int | None:
+    caps = []
+    if cfg.max_updates is not None:
+        caps.append(cfg.max_updates)
+    if cfg.max_samples is not None:
+        caps.append(math.ceil(cfg.max_samples / per_update))
+    return min(caps) if caps else None
+
+
+def _rng_state(np_rng: np.random.Generator) -> dict[str, Any]:
+    return np_rng.bit_generator.state
+
+
+class Trainer:
+    """One training run in ``run_dir`` (created, or resumed from its latest checkpoint)."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: Path,
+        *,
+        resume_from: str | Path | None = None,
+        reset_std: float | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.device = pick_device(cfg.device)
+        self.dist = init_distributed(self.device)
+        if self.device.type == "cuda" and cfg.device is None:
+            self.device = pick_device(None, self.dist.rank)
+        self.ckpt_dir = self.run_dir / "checkpoints"
+
+        existing = checkpoint.list_checkpoints(self.run_dir) if self.run_dir.is_dir() else []
+        self.resuming = bool(existing)
+        if self.resuming:
+            self._check_same_run()
+        if self.dist.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._barrier()
+
+        if cfg.motions:
+            self.motion_paths = resolve_motion_paths(cfg.motions)
+        else:
+            cache = self.run_dir / "motions"
+            if self.dist.main:
+                cache.mkdir(parents=True, exist_ok=True)
+                demo_clip_path(cfg.embodiment, cache)
+            self._barrier()
+            self.motion_paths = [demo_clip_path(cfg.embodiment, cache)]
+
+        if cfg.torch_threads > 0:
+            torch.set_num_threads(cfg.torch_threads)
+        torch.manual_seed(cfg.seed + self.dist.rank)
+        self.np_rng = np.random.default_rng(cfg.seed + self.dist.rank)
+        # Minibatch shuffling draws from its own generator, identical on every rank.
+        self.shuffle = torch.Generator().manual_seed(cfg.seed)
+        self.env = make_env(cfg, self.motion_paths, self.device, cfg.seed + 1000 * self.dist.rank)
+        env = self.env
+        self.policy = ActorCritic(env.num_obs, env.num_actions, cfg.policy, initial_std(cfg)).to(self.device)
+        self.ppo = PPO(self.policy, cfg.ppo, env.num_envs)
+        self.sampler = FailureWeightedSampler(env.motions.num_clips, cfg.sampling)
+        self.update = 0
+        self.samples = 0
+        self.elapsed = 0.0
+        self.per_update = env.num_envs * cfg.ppo.num_steps * self.dist.world
+
+        if self.resuming:
+            self._load(checkpoint.resolve(self.run_dir), full=True)
+        elif resume_from is not None:
+            self._load(checkpoint.resolve(resume_from), full=False)
+        if reset_std is not None:
+            self.policy.reset_std(reset_std)
+        if self.dist.world > 1:  # identical start on every rank, whatever each one seeded
+            import torch.distributed as dist
+
+            for t in list(self.policy.parameters()) + list(self.policy.buffers()):
+                dist.broadcast(t.data, 0)
+
+        self.obs = env.reset()
+        if self.policy.obs_norm.count.item() == 0:
+            self.policy.obs_norm.update(self.obs)
+        if self.dist.main:
+            (self.run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+        self.log = (
+            MetricsLog(self.run_dir / "metrics.csv", self.update if self.resuming else None)
+            if self.dist.main
+            else None
+        )
+        if not self.resuming:
+            self.save_checkpoint()
+
+    def _barrier(self) -> None:
+        import torch.distributed as dist
+
+        if self.dist.world > 1:
+            dist.barrier()
+
+    def _check_same_run(self) -> None:
+        saved = self.run_dir / "config.json"
+        if not saved.is_file():
+            return
+        old = json.loads(saved.read_text())
+        new = to_dict(self.cfg)
+        diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_KEYS and old.get(k) != new.get(k))
+        if diff:
+            raise TrainError(
+                f"{self.run_dir} holds a run with a different config ({', '.join(diff)} differ); to continue it "
+                "re-run the same command, to fine-tune from it use a new --run-dir with --resume-from"
+            )
+
+    def _load(self, path: Path, full: bool) -> None:
+        tensors, meta = checkpoint.load(path, self.device)
+        for key, want in (("num_obs", self.env.num_obs), ("num_actions", self.env.num_actions)):
+            if meta.get(key) != want:
+                raise TrainError(
+                    f"{path}: checkpoint has {key}={meta.get(key)} but the {self.cfg.embodiment} task has {want}; "
+                    "it was trained on another embodiment or task config"
+                )
+        if meta["config"]["policy"] != to_dict(self.cfg)["policy"] | {
+            "init_std": meta["config"]["policy"]["init_std"]
+        }:
+            raise TrainError(
+                f"{path}: network sizes differ from this config's policy.*; use the checkpoint's sizes"
+            )
+        self.ppo.load_state(tensors, meta["ppo"], with_optim=full)
+        if not full:
+            return
+        self.update, self.samples, self.elapsed = meta["update"], meta["samples"], meta["elapsed"]
+        rank_key = f"rng.torch.{self.dist.rank}"
+        if rank_key in tensors:
+            torch.set_rng_state(tensors[rank_key].cpu())
+        if "rng.shuffle" in tensors:
+            self.shuffle.set_state(tensors["rng.shuffle"].cpu())
+        states = meta.get("rng_numpy", [])
+        if self.dist.rank < len(states):
+            self.np_rng.bit_generator.state = states[self.dist.rank]
+        self.sampler.load_state(meta["sampler"])
+        if self.cfg.sampling.adaptive:
+            self.env.motions.set_weights(torch.as_tensor(self.sampler.weights(), dtype=torch.float32))
+
+    def _gather_rng(self) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
+        torch_state = torch.get_rng_state()
+        np_state = _rng_state(self.np_rng)
+        if self.dist.world == 1:
+            return [torch_state], [np_state]
+        import torch.distributed as dist
+
+        states: list[Any] = [None] * self.dist.world
+        dist.all_gather_object(states, (torch_state, np_state))
+        return [s[0] for s in states], [s[1] for s in states]
+
+    def param_digests(self) -> list[str]:
+        """SHA-256 of the policy's parameters and buffers on every rank (all equal when data parallelism works)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for t in list(self.policy.parameters()) + list(self.policy.buffers()):
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        if self.dist.world == 1:
+            return [h.hexdigest()]
+        import torch.distributed as dist
+
+        out: list[Any] = [None] * self.dist.world
+        dist.all_gather_object(out, h.hexdigest())
+        return out
+
+    def save_checkpoint(self) -> Path | None:
+        torch_states, np_states = self._gather_rng()
+        digests = self.param_digests()
+        if len(set(digests)) > 1:
+            raise TrainError(
+                f"data-parallel ranks diverged at update {self.update} (parameter digests {digests})"
+            )
+        if not self.dist.main:
+            return None
+        tensors, ppo_meta = self.ppo.state()
+        for r, s in enumerate(torch_states):
+            tensors[f"rng.torch.{r}"] = s
+        tensors["rng.shuffle"] = self.shuffle.get_state()
+        meta = {
+            "embodiment": self.cfg.embodiment,
+            "num_obs": self.env.num_obs,
+            "num_actions": self.env.num_actions,
+            "update": self.update,
+            "samples": self.samples,
+            "elapsed": self.elapsed,
+            "config": to_dict(self.cfg),
+            "task": self.cfg.task,
+            "motions": [str(p.resolve()) for p in self.motion_paths],
+            "clip_names": list(self.env.motions.clip_names),
+            "ppo": ppo_meta,
+            "sampler": self.sampler.state(),
+            "rng_numpy": np_states,
+            "world_size": self.dist.world,
+            "rank_param_sha256": digests,
+        }
+        path = checkpoint.save(self.ckpt_dir, self.update, tensors, meta)
+        self._prune()
+        return path
+
+    def _prune(self) -> None:
+        periodic = [
+            p for p in checkpoint.list_checkpoints(self.run_dir) if not p.name.startswith("step_00000000")
+        ]
+        for old in periodic[: -self.cfg.keep_checkpoints]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".safetensors").unlink(missing_ok=True)
+
+    # --- one update ---
+
+    def rollout(self) -> tuple[Rollout, dict[str, float]]:
+        env, cfg = self.env, self.cfg.ppo
+        T, N = cfg.num_steps, env.num_envs
+        ro = Rollout.empty(T, N, env.num_obs, env.num_actions, self.device)
+        t_env = t_act = 0.0
+        term_sums: dict[str, float] = {}
+        ep = dict(episodes=0.0, terminated=0.0, length=0.0)
+        finished_clips, finished_term = [], []
+        obs = self.obs
+        for t in range(T):
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                dist = self.policy.distribution(obs)
+                action = dist.sample()
+            t1 = time.perf_counter()
+            # Raw samples: the env clips them to [-1, 1] and penalises the excess (action_out_of_range).
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            t2 = time.perf_counter()
+            t_act += t1 - t0
+            t_env += t2 - t1
+            ro.obs[t], ro.actions[t], ro.rewards[t] = obs, action, reward
+            ro.terminated[t], ro.truncated[t] = terminated, truncated
+            trunc_idx = torch.nonzero(truncated, as_tuple=False).squeeze(-1)
+            if trunc_idx.numel():
+                ro.final_obs.append((t, trunc_idx, info["final_obs"][trunc_idx].clone()))
+            for name, val in info.get("reward_terms", {}).items():
+                term_sums[name] = term_sums.get(name, 0.0) + float(val.float().mean())
+            done = terminated | truncated
+            if bool(done.any()):
+                ep["episodes"] += float(done.sum())
+                ep["terminated"] += float(terminated.sum())
+                ep["length"] += float(info["episode_length"][done].float().sum())
+                finished_clips.append(info["clip"][done].cpu().numpy())
+                finished_term.append(terminated[done].cpu().numpy())
+            obs = next_obs
+        self.obs = obs
+        ro.last_obs = obs
+        if finished_clips:
+            self.sampler.record(np.concatenate(finished_clips), np.concatenate(finished_term))
+        stats = {f"reward_{k}": v / T for k, v in term_sums.items()}
+        stats["reward"] = float(ro.rewards.mean())
+        stats.update(self._episode_stats(ep))
+        stats["time_env"], stats["time_act"] = t_env, t_act
+        stats["nan_resets"] = float(info.get("nan_resets", 0))
+        return ro, stats
+
+    def _episode_stats(self, ep: dict[str, float]) -> dict[str, float]:
+        v = torch.tensor([ep["episodes"], ep["terminated"], ep["length"]], dtype=torch.float64)
+        if self.dist.world > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(v)
+        n = float(v[0])
+        return {
+            "episodes": n,
+            "early_termination_rate": float(v[1]) / n if n else float("nan"),
+            "episode_length": float(v[2]) / n if n else float("nan"),
+        }
+
+    def total_updates(self) -> int | None:
+        return _budget_updates(self.cfg, self.per_update)
+
+    def lr_now(self) -> float:
+        cfg = self.cfg
+        if not cfg.ppo.lr_decay:
+            return cfg.ppo.lr
+        total = self.total_updates()
+        if total:
+            frac = self.update / total
+        elif cfg.max_minutes:
+            frac = self.elapsed / (60 * cfg.max_minutes)
+        else:
+            frac = 0.0
+        return cfg.ppo.lr * max(1.0 - frac, 0.0)
+
+    def step(self) -> dict[str, float]:
+        """One rollout and one PPO update; returns the logged row."""
+        t0 = time.perf_counter()
+        lr = self.lr_now()
+        self.ppo.set_lr(lr)
+        ro, stats = self.rollout()
+        t1 = time.perf_counter()
+        batch = self.ppo.prepare(ro)
+        losses = self.ppo.update(batch, self.shuffle)
+        t2 = time.perf_counter()
+        if self.cfg.sampling.adaptive:
+            self.env.motions.set_weights(torch.as_tensor(self.sampler.weights(), dtype=torch.float32))
+        self.sampler.end_update()
+        self.update += 1
+        self.samples += self.per_update
+        self.elapsed += t2 - t0
+        total = t2 - t0
+        row = {
+            "update": self.update,
+            "samples": self.samples,
+            "elapsed_s": self.elapsed,
+            "lr": lr,
+            **stats,
+            **losses,
+            "samples_per_s": self.per_update / total,
+            "time_learn": t2 - t1,
+            "frac_env": stats["time_env"] / total,
+            "frac_act": stats["time_act"] / total,
+            "frac_learn": (t2 - t1) / total,
+        }
+        return row
+
+    def done(self, started: float) -> bool:
+        total = self.total_updates()
+        if total is not None and self.update >= total:
+            return True
+        if self.cfg.max_minutes is not None:
+            over = (time.perf_counter() - started) / 60 >= self.cfg.max_minutes
+            if self.dist.world > 1:  # ranks must agree on when to stop
+                import torch.distributed as dist
+
+                flag = torch.tensor([float(over)])
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                over = bool(flag.item())
+            return over
+        return False
+
+    def run(self, on_row: Any = None) -> dict[str, Any]:
+        """Train until the budget is spent; returns the last row and where things are."""
+        cfg = self.cfg
+        if self.total_updates() is None and cfg.max_minutes is None:
+            raise TrainError(
+                "no budget: give --samples, --updates or --minutes (or max_* in the config file)"
+            )
+        started = time.perf_counter()
+        last: dict[str, Any] = {}
+        bar = _Progress(self.total_updates(), self.update, enabled=self.progress and self.dist.main)
+        with bar:
+            while not self.done(started):
+                row = self.step()
+                if cfg.eval_every and self.update % cfg.eval_every == 0 and self.dist.main:
+                    row.update({f"eval_{k}": v for k, v in self.evaluate().overall.items()})
+                if self.log is not None:
+                    self.log.write(row)
+                if self.update % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+                bar.advance(row)
+                if on_row:
+                    on_row(row)
+                last = row
+        if self.update % cfg.checkpoint_every != 0:
+            self.save_checkpoint()
+        return {"run_dir": str(self.run_dir), "update": self.update, "samples": self.samples, "last": last}
+
+    def evaluate(self):
+        from mm_rl.evaluate import evaluate_policy
+
+        self.policy.eval()
+        try:
+            return evaluate_policy(
+                self.policy, self.cfg, self.motion_paths, checkpoint=f"update {self.update}"
+            )
+        finally:
+            self.policy.train()
+
+
+class _Progress:
+    """A rich progress bar with live figures (or nothing, for --json and non-zero ranks)."""
+
+    def __init__(self, total: int | None, start: int, enabled: bool) -> None:
+        self.enabled, self.total, self.start = enabled, total, start
+        self.progress: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                TextColumn("train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[figures]}"),
+                transient=False,
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task("train", total=self.total, completed=self.start, figures="")
+        return self
+
+    def advance(self, row: dict[str, Any]) -> None:
+        if self.progress is None:
+            return
+        figures = (
+            f"reward {row['reward']:.3f}  ET {row['early_termination_rate']:.2f}  "
+            f"ep.len {row['episode_length']:.0f}  {row['samples_per_s']:.0f} samples/s"
+        )
+        self.progress.update(self.task, advance=1, figures=figures)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+
+def config_from_run(run_dir: Path) -> TrainConfig:
+    return from_dict(TrainConfig, json.loads((Path(run_dir) / "config.json").read_text()), str(run_dir))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m mm_rl.train`` / ``torchrun ... -m mm_rl.train``: the same options as ``mm train``."""
+    from mm_rl.cli import train_app
+
+    train_app(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""`mm train` / `mm eval` / `mm render` end to end on tiny (a few updates), resume and user errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("mm_sim")
+
+from mm_core.cli import build_app  # noqa: E402
+
+SMALL = ["--num-worlds", "8", "--backend", "mujoco", "--device", "cpu", "--set", "ppo.num_steps=8",
+         "--set", "ppo.num_minibatches=2"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def app():
+    return build_app()
+
+
+def _run(app, args: list[str]):
+    res = CliRunner().invoke(app, args)
+    return res
+
+
+def test_train_resume_eval_render(app, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    res = _run(app, ["train", "--updates", "2", "--run-dir", str(run), "--json", *SMALL])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout[res.stdout.index("{") :])
+    assert summary["update"] == 2 and summary["samples"] == 2 * 8 * 8
+    assert {"before", "after"} <= set(summary["before_after"])
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["ppo"]["num_steps"] == 8 and cfg["embodiment"] == "tiny"
+    assert (run / "checkpoints" / "step_00000000.json").is_file()
+
+    # Re-running with a larger budget continues from the latest checkpoint.
+    res = _run(app, ["train", "--updates", "3", "--run-dir", str(run), "--json", *SMALL])
+    assert res.exit_code == 0, res.output
+    rows = (run / "metrics.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+
+    # A different config on the same run dir is refused with a clear message.
+    res = _run(app, ["train", "--updates", "4", "--run-dir", str(run), *SMALL, "--set", "ppo.lr=0.1"])
+    assert res.exit_code != 0 and "different config" in res.output
+
+    res = _run(app, ["eval", str(run), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout[res.stdout.index("{") :])
+    assert report["embodiment"] == "tiny" and report["per_motion"]
+    for key in ("early_termination_rate", "frame_coverage", "site_error_rel_m", "site_error_abs_m",
+                "joint_error_rad", "baseline_frame_coverage"):  # fmt: skip
+        assert key in report["overall"], key
+    assert 0 < report["overall"]["frame_coverage"] <= 1
+
+    # Fine-tuning from the run with a reset std, into a new run dir.
+    res = _run(app, ["train", "--updates", "1", "--run-dir", str(tmp_path / "ft"), "--resume-from", str(run),
+                     "--reset-std", "0.2", "--json", *SMALL])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    from mm_rl.checkpoint import load_policy
+
+    policy, meta = load_policy(tmp_path / "ft" / "checkpoints" / "step_00000000.json")
+    assert abs(float(policy.log_std.exp().mean()) - 0.2) < 1e-5 and meta["update"] == 0
+
+    out = tmp_path / "clip.mp4"
+    res = _run(
+        app, ["render", str(run), "--out", str(out), "--seconds", "0.3", "--width", "160", "--height", "120"]
+    )
+    if res.exit_code != 0 and "OpenGL" in res.output:
+        pytest.skip(f"no offscreen OpenGL here: {res.output}")
+    assert res.exit_code == 0, res.output
+    assert out.stat().st_size > 1000
+    import imageio.v3 as iio
+
+    frames = iio.imread(out)
+    assert frames.shape[1:3] == (120, 160) and frames.shape[0] >= 5 and frames.std() > 1
+
+
+def test_user_errors_are_clear(app, tmp_path: Path) -> None:
+    res = _run(
+        app,
+        [
+            "train",
+            "--motions",
+            str(tmp_path / "nope.npz"),
+            "--updates",
+            "1",
+            "--run-dir",
+            str(tmp_path / "r"),
+        ],
+    )
+    assert res.exit_code == 2 and "nope.npz: no such motion file" in res.output
+    res = _run(app, ["train", "--set", "ppo.bogus=1", "--run-dir", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "unknown key 'ppo.bogus'" in res.output
+    res = _run(app, ["eval", str(tmp_path)])
+    assert res.exit_code == 2 and "no checkpoint found" in res.output
+    res = _run(app, ["train", "-e", "no-such-model", "--updates", "1", "--run-dir", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "unknown embodiment" in res.output

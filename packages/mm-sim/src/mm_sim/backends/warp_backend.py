@@ -1,0 +1,137 @@
+"""MuJoCo Warp backend: all worlds in one ``mjw.Data``, on CUDA or on Warp's CPU device.
+
+The torch tensors are zero-copy views of the Warp arrays (``wp.to_torch``), float32. On CUDA the control step
+(all substeps and the kinematics pass) is captured once in a CUDA graph and replayed. Contact and constraint
+budgets per world come from the embodiment (``physics.nconmax`` / ``physics.njmax``); MuJoCo Warp flags a world
+that overflows them in ``d.overflow``, which is checked after every control step and reported with a warning and
+:attr:`BatchedSim.overflow_count`, never silently.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from mm_sim.backends.base import DERIVED_FIELDS, STATE_FIELDS, BatchedSim
+
+if TYPE_CHECKING:  # pragma: no cover
+    import mujoco
+    import torch
+
+    from mm_core.contracts import PhysicsOptions
+
+
+def warp_available() -> bool:
+    try:
+        import mujoco_warp  # noqa: F401
+        import warp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class WarpSim(BatchedSim):
+    """MuJoCo Warp worlds; ``device`` None picks ``cuda:0`` when CUDA is available, else ``cpu``."""
+
+    name = "warp"
+
+    def __init__(
+        self, model: mujoco.MjModel, num_worlds: int, physics: PhysicsOptions, device: str | None = None
+    ) -> None:
+        import mujoco
+        import mujoco_warp as mjw
+        import torch
+        import warp as wp
+
+        # Module-load timings are INFO level in Warp; keep them out of the user's console.
+        if hasattr(wp, "LOG_WARNING"):
+            wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
+        wp.config.quiet = True
+        wp.init()
+        if num_worlds < 1:
+            raise ValueError(f"num_worlds must be >= 1, got {num_worlds}")
+        if device is None:
+            device = "cuda:0" if wp.is_cuda_available() else "cpu"
+        elif device.startswith("cuda") and not wp.is_cuda_available():
+            raise ValueError(f"device {device!r} asked for, but Warp sees no CUDA device; use device='cpu'")
+        self.model, self.num_worlds, self.substeps = model, num_worlds, physics.substeps
+        self._wp, self._mjw = wp, mjw
+        self._wdevice = wp.get_device(device)
+        self.device = torch.device("cuda", self._wdevice.ordinal) if self._wdevice.is_cuda else torch.device("cpu")
+        self.nconmax, self.njmax = physics.nconmax, physics.njmax
+        with wp.ScopedDevice(self._wdevice):
+            self.wm = mjw.put_model(model)
+            # We report overflows ourselves (below); kernel printf from inside a CUDA graph is noise.
+            self.wm.opt.warn_overflow = 0
+            d0 = mujoco.MjData(model)
+            mujoco.mj_forward(model, d0)
+            self.wd = mjw.put_data(model, d0, nworld=num_worlds, nconmax=physics.nconmax, njmax=physics.njmax)
+        for f in STATE_FIELDS + DERIVED_FIELDS:
+            setattr(self, f, wp.to_torch(getattr(self.wd, f)))
+        self._overflow = wp.to_torch(self.wd.overflow)
+        # Budget overflows only: the solver's iteration-limit bits are expected at 4 iterations.
+        o = mjw._src.types.OverflowType
+        self._budget_bits = int(o.ALL & ~(o.ITERATIONS | o.LS_ITERATIONS))
+        self.nonfinite = torch.zeros(num_worlds, dtype=torch.bool, device=self.device)
+        self._graph: Any = None
+
+    def _physics(self) -> None:
+        for _ in range(self.substeps):
+            self._mjw.step(self.wm, self.wd)
+
+    def _control_step(self) -> None:
+        self._physics()
+        self._mjw.kinematics(self.wm, self.wd)
+        self._mjw.com_pos(self.wm, self.wd)
+        self._mjw.com_vel(self.wm, self.wd)
+
+    def _launch(self, fn: Any) -> None:
+        wp = self._wp
+        with wp.ScopedDevice(self._wdevice):
+            if not self._wdevice.is_cuda:
+                fn()
+                return
+            if self._graph is None or self._graph[0] is not fn:
+                fn()  # compile and load every kernel before capture
+                with wp.ScopedCapture() as capture:
+                    fn()
+                self._graph = (fn, capture.graph)
+            wp.capture_launch(self._graph[1])
+
+    def step(self) -> None:
+        self._launch(self._control_step)
+        q, v, a = self.qpos, self.qvel, self.act
+        self.nonfinite = ~(q.isfinite().all(1) & v.isfinite().all(1) & a.isfinite().all(1))
+        self._check_overflow()
+
+    def physics_step(self) -> None:
+        self._launch(self._physics)
+
+    def _check_overflow(self) -> None:
+        bad = (self._overflow & self._budget_bits) != 0
+        if bool(bad.any()):
+            self.overflow_count += 1
+            n, flags = int(bad.sum()), int(self._overflow[bad][0])
+            warnings.warn(
+                f"MuJoCo Warp: {n} world(s) overflowed their budget (flags {flags:#x}: "
+                f"{self._mjw._src.types.OverflowType(flags & self._budget_bits)!r}; nconmax={self.nconmax}, "
+                f"njmax={self.njmax} per world); raise physics.nconmax / physics.njmax of the embodiment",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._overflow.zero_()
+
+    def forward(self, worlds: torch.Tensor | None = None) -> None:
+        # mjw.forward has no world mask; recomputing the others from their unchanged state is harmless.
+        self._overflow[worlds if worlds is not None else slice(None)] = 0
+        with self._wp.ScopedDevice(self._wdevice):
+            self._mjw.forward(self.wm, self.wd)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "nconmax": self.nconmax, "njmax": self.njmax, "cuda_graph": self._wdevice.is_cuda}
+
+
+def make_warp_sim(
+    model: mujoco.MjModel, num_worlds: int, physics: PhysicsOptions, device: str | None = None
+) -> WarpSim:
+    return WarpSim(model, num_worlds, physics, device)

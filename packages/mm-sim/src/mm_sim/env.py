@@ -1,0 +1,346 @@
+"""The batched motion-imitation environment: physics backend + motion library + task terms.
+
+All task maths runs in torch on the backend's tensors after the physics step, the same on every backend. The
+step is vectorised over worlds; name -> index lookups are resolved here, at construction.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mm_sim.tasks.config import TaskConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from mm_core.contracts import EmbodimentSpec, MotionClip
+    from mm_sim.backends.base import BatchedSim
+    from mm_sim.motion_library import MotionLibrary
+
+
+def _bind(fn: Callable[..., Any], env: ImitationEnv, params: dict[str, Any]) -> Callable[[ImitationEnv], Any]:
+    """A term as ``f(env)``: functions get their params bound; classes are instantiated with ``(env, **params)``."""
+    return fn(env, **params) if inspect.isclass(fn) else partial(fn, **params)
+
+
+class ImitationEnv:
+    """``num_envs`` worlds imitating reference motions (API: docs/internals.md, "Simulation").
+
+    Per-world episode state: ``clip (N,)``, ``frame (N,)`` (reference frame index in the clip), ``episode_length
+    (N,)``, ``offset3 (N, 1, 3)`` (root xy the reference was moved by at reset). After each step ``cur`` and
+    ``ref`` hold the compared quantities of the state and of its reference frame while the terms run (see
+    ``_features``; call it to inspect them).
+    """
+
+    def __init__(
+        self,
+        spec: EmbodimentSpec,
+        motions: Sequence[MotionClip | str | Path],
+        *,
+        backend: str,
+        num_worlds: int,
+        config: TaskConfig | None = None,
+        device: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        import mujoco
+        import torch
+
+        from mm_core import get_reward_term
+        from mm_sim.backends import make_sim
+        from mm_sim.motion import site_ids
+        from mm_sim.motion_library import MotionLibrary
+        from mm_sim.tasks.observations import OBSERVATIONS
+        from mm_sim.tasks.terminations import TERMINATIONS
+
+        self.spec = spec
+        self.config = config if config is not None else TaskConfig.for_embodiment(spec)
+        self.model = m = spec.compile()
+        self.sim: BatchedSim = make_sim(backend, m, num_worlds, spec.physics, device)
+        self.device = self.sim.device
+        self.num_envs = num_worlds
+        self.num_actions = m.nu
+        self.motions: MotionLibrary = MotionLibrary(motions, m, spec, self.device)
+        self.free_root = spec.root == "free"
+        if self.free_root and (m.njnt == 0 or m.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE):
+            raise ValueError(f"embodiment {spec.name!r} says root='free' but its first joint is not a free joint")
+        dev, long = self.device, torch.long
+
+        # Name -> index lookups, once.
+        sids = site_ids(m, spec.tracked_sites)
+        self.site_id = torch.as_tensor(sids, device=dev)
+        self.site_body = torch.as_tensor(m.site_bodyid[sids], device=dev)
+        self.site_root = torch.as_tensor(m.body_rootid[m.site_bodyid[sids]], device=dev)
+        adr = np.where(m.actuator_actadr >= 0, m.actuator_actadr + m.actuator_actnum - 1, m.na)
+        self.act_index = torch.as_tensor(adr, dtype=long, device=dev)
+        touch = []
+        for name in spec.touch_sensors:
+            sid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, name)
+            if sid < 0:
+                raise ValueError(f"embodiment {spec.name!r}: touch sensor {name!r} not in the model")
+            touch.append(m.sensor_adr[sid])
+        self.touch_adr = torch.as_tensor(touch, dtype=long, device=dev)
+        fps = 1.0 / spec.physics.control_dt
+        self.lookahead_steps = torch.as_tensor([round(s * fps) for s in self.config.lookahead_s], device=dev)
+        lib = self.motions
+        if self.free_root:  # reference root velocity in the root frame, per frame (F, 6)
+            from mm_sim.rotations import quat_to_mat
+
+            rmat = quat_to_mat(lib.qpos[:, 3:7])
+            lin = (rmat.transpose(1, 2) @ lib.qvel[:, :3].unsqueeze(2)).squeeze(2)
+            self._ref_root_vel_local = torch.cat((lin, lib.qvel[:, 3:6]), 1)
+
+        # Terms.
+        self.obs_terms = {
+            k: f for k, f in OBSERVATIONS.items() if self.free_root or k not in ("root", "root_vel")
+        }
+        if not len(self.touch_adr):
+            self.obs_terms.pop("touch")
+        self.reward_terms = {n: _bind(get_reward_term(n).fn, self, t.params) for n, t in self.config.rewards.items()}
+        self.penalty_terms = {n: _bind(get_reward_term(n).fn, self, t.params) for n, t in self.config.penalties.items()}
+        unknown = sorted(set(self.config.terminations) - set(TERMINATIONS))
+        if unknown:
+            raise ValueError(f"unknown termination term(s) {unknown}; valid: {sorted(TERMINATIONS)}")
+        self.termination_terms = {n: partial(TERMINATIONS[n], **t.params) for n, t in self.config.terminations.items()}
+
+        # Episode state.
+        n = num_worlds
+        self.generator = torch.Generator(device=dev).manual_seed(seed)
+        self.clip = torch.zeros(n, dtype=long, device=dev)
+        self.frame = torch.zeros(n, dtype=long, device=dev)
+        self.episode_length = torch.zeros(n, dtype=long, device=dev)
+        self.offset3 = torch.zeros(n, 1, 3, device=dev)
+        self.actions = torch.zeros(n, m.nu, device=dev)
+        self.ctrl_action = torch.zeros(n, m.nu, device=dev)
+        self.prev_ctrl_action = self.ctrl_action
+        self.nan_resets = 0
+        self._heading_invariant = self.free_root and self.config.heading_invariant
+        self.cur = self.ref = SimpleNamespace()
+        if self.config.compile:
+            self._evaluate = torch.compile(self._evaluate, dynamic=False)  # type: ignore[method-assign]
+        self.num_obs = int(self.reset().shape[1])
+
+    # ----------------------------------------------------------------------------------------------- features
+    def _features(self) -> None:
+        """Fill ``cur`` (state after the step) and ``ref`` (its reference frame), float32, world-first."""
+        import torch
+
+        s, lib, f32 = self.sim, self.motions, torch.float32
+        q, v = s.qpos.to(f32), s.qvel.to(f32)
+        sp = s.site_xpos[:, self.site_id].to(f32)  # (N, S, 3)
+        sm = s.site_xmat[:, self.site_id].to(f32)  # (N, S, 3, 3)
+        cv = s.cvel[:, self.site_body].to(f32)  # (N, S, 6) [rot, lin] at the subtree com of the body's root
+        w = cv[..., :3]
+        lin = cv[..., 3:] + torch.linalg.cross(w, sp - s.subtree_com[:, self.site_root].to(f32))
+        cur = SimpleNamespace(qpos=q, qvel=v, act=s.act.to(f32), site_pos=sp, site_mat=sm)
+        cur.rel_pos, cur.rel_linvel, cur.rel_angvel = sp[:, 1:] - sp[:, :1], lin[:, 1:] - lin[:, :1], w[:, 1:] - w[:, :1]
+        cur.rel_mat = sm[:, :1].transpose(-1, -2) @ sm[:, 1:]
+        idx = lib.clip_start[self.clip] + self.frame
+        rq = lib.qpos[idx]
+        ref = SimpleNamespace(qvel=lib.qvel[idx], site_pos=lib.site_pos[idx] - self.offset3, site_mat=lib.site_xmat[idx])
+        ref.rel_pos, ref.rel_mat = lib.rel_pos[idx], lib.rel_mat[idx]
+        ref.rel_linvel, ref.rel_angvel = lib.rel_linvel[idx], lib.rel_angvel[idx]
+        if self.free_root:
+            from mm_sim.rotations import quat_to_mat
+
+            cur.root_pos, cur.root_quat = q[:, :3], q[:, 3:7]
+            rmat = quat_to_mat(cur.root_quat)
+            cur.root_vel_local = torch.cat(((v[:, :3].unsqueeze(1) @ rmat).squeeze(1), v[:, 3:6]), 1)
+            ref.root_pos, ref.root_quat = rq[:, :3] - self.offset3[:, 0], rq[:, 3:7]
+            ref.qpos = torch.cat((ref.root_pos, rq[:, 3:]), 1)
+            ref.root_vel_local = self._ref_root_vel_local[idx]
+            if self._heading_invariant:
+                cur.yaw = torch.atan2(rmat[:, 1, 0], rmat[:, 0, 0])
+                cur.heading = (cur.yaw.cos(), cur.yaw.sin())
+        else:
+            ref.qpos = rq
+        self.cur, self.ref = cur, ref
+
+    def to_heading(self, vec: torch.Tensor) -> torch.Tensor:
+        """World-axis vectors (N, ..., 3) in the root's heading frame (unchanged unless heading-invariant)."""
+        if not self._heading_invariant:
+            return vec
+        from mm_sim.rotations import yaw_inverse
+
+        return yaw_inverse(vec, *self.cur.heading)
+
+    def root_quat_obs(self) -> torch.Tensor:
+        """Root quaternion (N, 4), with the heading removed when heading-invariant: q_yaw^-1 * q."""
+        import torch
+
+        q = self.cur.root_quat
+        if not self._heading_invariant:
+            return q
+        half = 0.5 * self.cur.yaw
+        ch, sh = half.cos(), half.sin()
+        w, x, y, z = q.unbind(1)
+        return torch.stack((ch * w + sh * z, ch * x + sh * y, ch * y - sh * x, ch * z - sh * w), 1)
+
+    def root_angle_error(self) -> torch.Tensor:
+        """Angle (rad) between the root orientation and the reference's (N,): root quaternion for free roots,
+        main site frame otherwise."""
+        from mm_sim.rotations import mat_log, quat_angle
+
+        if self.free_root:
+            return quat_angle(self.cur.root_quat, self.ref.root_quat)
+        return mat_log(self.cur.site_mat[:, 0].transpose(-1, -2) @ self.ref.site_mat[:, 0])[1]
+
+    def site_rot_error(self) -> torch.Tensor:
+        """Angle (rad) between each site's orientation relative to the main site and the reference's (N, S-1)."""
+        from mm_sim.rotations import mat_log
+
+        return mat_log(self.cur.rel_mat.transpose(-1, -2) @ self.ref.rel_mat)[1]
+
+    def lookahead_index(self) -> torch.Tensor:
+        """Global reference-frame indices (N, L) of the lookahead times, clamped to each clip's last frame."""
+        lib = self.motions
+        last = (lib.clip_len[self.clip] - 1).unsqueeze(1)
+        local = (self.frame.unsqueeze(1) + self.lookahead_steps).minimum(last)
+        return lib.clip_start[self.clip].unsqueeze(1) + local
+
+    def _observe(self) -> torch.Tensor:
+        import torch
+
+        return torch.cat([f(self) for f in self.obs_terms.values()], 1)
+
+    def observation_layout(self) -> dict[str, int]:
+        """Observation term -> width, in order."""
+        return {k: int(f(self).shape[1]) for k, f in self.obs_terms.items()}
+
+    # ------------------------------------------------------------------------------------------------- reset
+    def _reset_worlds(self, mask: torch.Tensor) -> None:
+        """Reference-state init of the worlds in ``mask`` (N,): a random clip and frame, qpos/qvel from the motion,
+        root xy at the origin (free roots), act = ctrl = 0."""
+        ids = mask.nonzero().squeeze(1)
+        lib, s = self.motions, self.sim
+        clip, frame = lib.sample(int(ids.shape[0]), self.generator)
+        idx = lib.clip_start[clip] + frame
+        qpos = lib.qpos[idx].clone()
+        if self.free_root:
+            self.offset3[ids, 0, :2] = qpos[:, :2]
+            qpos[:, :2] = 0
+        s.qpos[ids] = qpos.to(s.qpos.dtype)
+        s.qvel[ids] = lib.qvel[idx].to(s.qvel.dtype)
+        for f in (s.act, s.ctrl, s.qacc_warmstart):
+            f[ids] = 0
+        self.clip[ids], self.frame[ids] = clip, frame
+        self.episode_length[ids] = 0
+        self.ctrl_action[ids] = -1  # ctrl 0
+        s.forward(mask)
+
+    def reset(self) -> torch.Tensor:
+        """Reset every world (reference-state init); returns obs (N, num_obs)."""
+        import torch
+
+        self._reset_worlds(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
+        self.prev_ctrl_action = self.ctrl_action.clone()
+        self._features()
+        return self._observe()
+
+    # -------------------------------------------------------------------------------------------------- step
+    def _evaluate(
+        self,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Advance the episode counters, then features, reward terms, termination and observation of the state
+        after the step (pure tensor maths, compiled with ``torch.compile`` when ``config.compile``)."""
+        import torch
+
+        self.frame += 1
+        self.episode_length += 1
+        self._features()
+        terms = {n: t.weight * f(self) for (n, f), t in zip(self.reward_terms.items(), self.config.rewards.values(), strict=True)}
+        reward = torch.stack(list(terms.values())).sum(0)
+        if self.penalty_terms:
+            pens = {
+                n: -t.weight * f(self)
+                for (n, f), t in zip(self.penalty_terms.items(), self.config.penalties.values(), strict=True)
+            }
+            terms.update(pens)
+            reward = reward + torch.stack(list(pens.values())).sum(0).clamp_min(self.config.penalty_floor)
+        reward = reward.clamp_min(0.0)
+        terminated = self.sim.nonfinite.clone()
+        for f in self.termination_terms.values():
+            terminated |= f(self)
+        truncated = ~terminated & (
+            (self.episode_length >= self.config.horizon) | (self.frame >= self.motions.clip_len[self.clip] - 1)
+        )
+        obs = self._observe()
+        # cur/ref live only while the terms run: kept on self, a compiled step would have to output every tensor.
+        self.cur = self.ref = SimpleNamespace()
+        return obs, reward, terminated, truncated, terms
+
+    def step(
+        self, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """Apply actions (N, nu) in [-1, 1] (ctrl = (a + 1) / 2), step the physics, score against frame k+1.
+
+        Returns ``obs (N, num_obs), reward (N,), terminated (N,), truncated (N,), info``; done worlds are reset
+        and ``obs`` is theirs after reset, ``info["final_obs"]`` before it.
+        """
+        import torch
+
+        a = torch.as_tensor(actions, device=self.device).to(torch.float32)
+        if a.shape != self.actions.shape:
+            raise ValueError(f"actions must be (num_envs, nu) = {tuple(self.actions.shape)}, got {tuple(a.shape)}")
+        self.actions = a
+        self.prev_ctrl_action, self.ctrl_action = self.ctrl_action, a.clamp(-1.0, 1.0)
+        self.sim.ctrl.copy_((self.ctrl_action + 1.0) * 0.5)
+        self.sim.step()
+        obs, reward, terminated, truncated, terms = self._evaluate()
+        info: dict[str, Any] = {
+            "reward_terms": terms,
+            "clip": self.clip.clone(),
+            "frame": self.frame.clone(),
+            "episode_length": self.episode_length.clone(),
+        }
+        done = terminated | truncated
+        if bool(done.any()):
+            nonfinite = self.sim.nonfinite
+            if bool(nonfinite.any()):
+                self.nan_resets += int(nonfinite.sum())
+                reward = torch.where(nonfinite, 0.0, reward)
+                obs = torch.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
+            final_obs = obs
+            self._reset_worlds(done)
+            self._features()
+            obs = self._observe()
+        else:
+            final_obs = obs
+        info["final_obs"] = final_obs
+        info["nan_resets"] = self.nan_resets
+        info["overflow_count"] = self.sim.overflow_count
+        return obs, reward, terminated, truncated, info
+
+
+def make_env(
+    embodiment: str | EmbodimentSpec,
+    motions: Sequence[MotionClip | str | Path],
+    *,
+    backend: str | None = None,
+    num_worlds: int,
+    config: TaskConfig | None = None,
+    device: str | None = None,
+    seed: int = 0,
+) -> ImitationEnv:
+    """An :class:`ImitationEnv` for ``embodiment`` (registry name or spec) on ``backend`` (None: ``warp`` with
+    CUDA, else ``mujoco``)."""
+    from mm_core import get_embodiment
+    from mm_sim.backends import default_backend
+
+    spec = get_embodiment(embodiment) if isinstance(embodiment, str) else embodiment
+    return ImitationEnv(
+        spec,
+        motions,
+        backend=backend or default_backend(),
+        num_worlds=num_worlds,
+        config=config,
+        device=device,
+        seed=seed,
+    )

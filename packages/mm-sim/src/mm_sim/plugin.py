@@ -1,0 +1,97 @@
+"""mm-sim's plugin: the ``warp`` and ``mujoco`` backends, the built-in reward terms and ``mm sim`` commands.
+
+Light at import (no torch / mujoco / warp): heavy modules are imported inside the factories and commands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mm_core import hookimpl
+from mm_core.records import RewardTerm, SimBackend
+
+if TYPE_CHECKING:  # pragma: no cover
+    import typer
+
+
+def _warp(model: Any, num_worlds: int, physics: Any, device: str | None = None) -> Any:
+    from mm_sim.backends.warp_backend import WarpSim
+
+    return WarpSim(model, num_worlds, physics, device)
+
+
+def _mujoco(model: Any, num_worlds: int, physics: Any, device: str | None = None) -> Any:
+    from mm_sim.backends.mujoco_backend import MujocoSim
+
+    return MujocoSim(model, num_worlds, physics, device)
+
+
+def _warp_available() -> bool:
+    from mm_sim.backends.warp_backend import warp_available
+
+    return warp_available()
+
+
+@hookimpl
+def mm_sim_backends() -> list[SimBackend]:
+    return [
+        SimBackend(
+            name="warp",
+            factory=_warp,
+            is_available=_warp_available,
+            description="MuJoCo Warp: all worlds in one Data, CUDA (graph-captured step) or Warp's CPU device",
+        ),
+        SimBackend(name="mujoco", factory=_mujoco, description="C MuJoCo: one MjData per world, parallel threads"),
+    ]
+
+
+@hookimpl
+def mm_reward_terms() -> list[RewardTerm]:
+    from mm_sim.tasks.rewards import BUILTIN
+
+    return list(BUILTIN)
+
+
+@hookimpl
+def mm_cli(app: typer.Typer) -> None:
+    import typer
+
+    sim_app = typer.Typer(help="Batched simulation: backends and benchmarks.", no_args_is_help=True)
+    app.add_typer(sim_app, name="sim")
+
+    @sim_app.command("bench")
+    def bench(
+        embodiment: str = typer.Option("tiny", help="Embodiment name (see `mm models list`)."),
+        backend: str = typer.Option(None, help="warp | mujoco (default: warp with CUDA, else mujoco)."),
+        worlds: int = typer.Option(2, help="Number of parallel worlds."),
+        steps: int = typer.Option(50, help="Timed control steps (each is physics.substeps physics steps)."),
+        motion: list[str] = typer.Option(None, help="MotionClip .npz file(s); default: a kinematic test motion."),
+        device: str = typer.Option(None, help="Device for warp (cuda:0, cpu)."),
+        eager: bool = typer.Option(False, "--eager", help="Task maths without torch.compile."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Control steps/s of the full task (obs + reward + done + reset) and of raw physics, and their ratio."""
+        from mm_core.cli import echo_json, fail, print_table
+        from mm_core.registry import RegistryError
+        from mm_sim.bench import run_bench
+
+        try:
+            result = run_bench(embodiment, backend, worlds, steps, motions=motion or None, device=device, compile=not eager)
+        except (RegistryError, ValueError, RuntimeError) as e:
+            raise fail(str(e)) from e
+        if as_json:
+            echo_json(result)
+        else:
+            print_table([result], list(result), title="mm sim bench")
+
+    @sim_app.command("backends")
+    def backends() -> None:
+        """List the simulation backends and whether each can run here."""
+        from mm_core.cli import print_table
+        from mm_core.registry import sim_backends
+
+        rows = [
+            {"name": n, "available": rec.is_available(), "provider": p, "description": rec.description}
+            for n, (p, rec) in sorted(sim_backends.items().items())
+        ]
+        print_table(rows, ["name", "available", "provider", "description"], title="simulation backends")

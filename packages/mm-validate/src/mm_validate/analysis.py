@@ -1,0 +1,168 @@
+"""From a recording to cycle-normalised curves, and from curves to metrics against a reference."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mm_validate import gait
+from mm_validate.quantities import SIDES, JointMap, Recording, Signals, build_joint_map, compute_signals
+
+if TYPE_CHECKING:  # pragma: no cover
+    import mujoco
+
+    from mm_validate.reference import Reference
+
+#: Vertical GRF above this (multiples of body weight) counts as foot contact.
+CONTACT_THRESHOLD_BW = 0.05
+
+
+@dataclass(frozen=True, kw_only=True)
+class Analysis:
+    """Gait cycles of a recording and every quantity time-normalised over them."""
+
+    curves: dict[str, np.ndarray]
+    """Quantity -> one row per cycle, left and right cycles pooled, 0-100 % in 101 points (C, 101)."""
+    cycles: dict[str, list[gait.Cycle]]
+    """Side -> cycles."""
+    gait_type: str
+    """``walking``, ``running`` or ``unknown`` (no cycle found)."""
+    event_source: str
+    """``contact forces``, ``foot height and speed`` and/or ``kinematics (Zeni)``."""
+    signals: Signals
+    """The per-frame quantities the curves were cut from."""
+    joint_map: JointMap
+    """How the quantities were found in the model."""
+    fps: float
+    """Frame rate of the recording."""
+    notes: list[str] = field(default_factory=list)
+    """Caveats for the report."""
+
+    def summary(self) -> dict[str, float]:
+        cyc = self.cycles["left"] + self.cycles["right"]
+        dur = [(c.stop - c.start) / self.fps for c in cyc]
+        return {
+            "cycles_left": float(len(self.cycles["left"])),
+            "cycles_right": float(len(self.cycles["right"])),
+            "stride_time_s": float(np.mean(dur)) if dur else math.nan,
+            "stance_pct": float(np.mean([c.stance_pct for c in cyc])) if cyc else math.nan,
+            "running": float(self.gait_type == "running"),
+        }
+
+
+EVENT_METHODS = ("auto", "contact", "height", "zeni")
+
+
+def analyse(
+    model: mujoco.MjModel,
+    rec: Recording,
+    feet: dict[str, tuple[str, ...]] | None = None,
+    events: str = "auto",
+) -> Analysis:
+    """Quantities, gait events, cycles and normalised curves of ``rec`` on ``model``.
+
+    ``events``: ``contact`` (GRF of a rollout), ``height`` (foot height and speed, free root), ``zeni`` (heel/toe
+    excursion relative to the pelvis) or ``auto`` (contact for a free-root rollout, height for a free-root clip,
+    Zeni for a fixed root; Zeni per side whenever the first choice finds fewer than two foot strikes).
+    """
+    if events not in EVENT_METHODS:
+        raise ValueError(f"unknown gait event method {events!r}; valid: {', '.join(EVENT_METHODS)}")
+    jm = build_joint_map(model, feet)
+    sig = compute_signals(model, jm, rec)
+    notes: list[str] = []
+    bw = jm.mass * 9.81
+    free_root = jm.pelvis_body is not None
+    sp = sig.site_pos
+    # Contact flags per side (T, 2): GRF when the rollout touches the ground, else foot height and speed on a
+    # free-root motion, else none (fixed root: the feet swing in the air).
+    contact, contact_source = None, ""
+    has_grf = sig.foot_force is not None and np.any(sig.foot_force[..., 2] / bw > CONTACT_THRESHOLD_BW)
+    if events == "contact" and not has_grf:
+        raise ValueError("gait events from contact forces need a physics rollout with foot-ground contact")
+    if events == "height" and not free_root:
+        raise ValueError("gait events from foot height need a free-root model (the feet must meet the floor)")
+    # A fixed-root model hangs in the air: its occasional toe touches do not define a gait, so auto skips them.
+    if has_grf and (events == "contact" or (events == "auto" and free_root)):
+        contact, contact_source = sig.foot_force[..., 2] / bw > CONTACT_THRESHOLD_BW, "contact forces"
+    elif free_root and events in ("auto", "height"):
+        contact = np.stack(
+            [gait.contact_from_kinematics(sp[f"ankle_{s}"], sp[f"toes_{s}"], rec.fps) for s in SIDES], axis=1
+        )
+        contact_source = "foot height and speed"
+    cycles: dict[str, list[gait.Cycle]] = {}
+    sources = set()
+    for i, side in enumerate(SIDES):
+        ev = None
+        if contact is not None:
+            # Events per segment, so an episode boundary never makes a strike.
+            ev_s = [
+                gait.events_from_force(contact[a:b, i].astype(float), rec.fps, 0.5) for a, b in rec.spans()
+            ]
+            starts = [a for a, _ in rec.spans()]
+            strikes = np.concatenate([e.strikes + a for e, a in zip(ev_s, starts, strict=True)])
+            if len(strikes) >= 2:
+                offs = np.concatenate([e.offs + a for e, a in zip(ev_s, starts, strict=True)])
+                ev = gait.Events(strikes=strikes, offs=offs)
+                sources.add(contact_source)
+        if ev is None:
+            ev = gait.events_from_kinematics(
+                sp[f"ankle_{side}"], sp[f"toes_{side}"], sp["pelvis"], sig.progression, rec.fps
+            )
+            sources.add("kinematics (Zeni)")
+        cycles[side] = [c for span in rec.spans() for c in gait.segment_cycles(ev, side, span, rec.fps)]
+    kind = gait.gait_type(cycles["left"], cycles["right"], contact)
+    curves = {}
+    for q, v in sig.values.items():
+        rows = [gait.normalise(v[:, i], c) for i, side in enumerate(SIDES) for c in cycles[side]]
+        if rows:
+            curves[q] = np.stack(rows)
+    if not rec.dynamic:
+        notes.append("kinematics only: no ground reaction forces, joint moments or muscle activations")
+    elif sig.foot_force is not None and not np.any(sig.foot_force[..., 2] > 0):
+        notes.append("no foot-ground contact in the rollout: GRF is zero and events come from kinematics")
+    if not (cycles["left"] or cycles["right"]):
+        notes.append(
+            "no complete gait cycle was found (need two foot strikes of one foot with a toe-off between)"
+        )
+    return Analysis(
+        curves=curves,
+        cycles=cycles,
+        gait_type=kind,
+        event_source=" + ".join(sorted(sources)),
+        signals=sig,
+        joint_map=jm,
+        fps=rec.fps,
+        notes=notes,
+    )
+
+
+def compare(analysis: Analysis, reference: Reference) -> dict[str, dict[str, float]]:
+    """Per shared quantity: every registered metric of the simulated mean against the reference, plus baselines."""
+    from mm_core import registry
+
+    metrics = {name: rec.fn for name, (_, rec) in registry.validation_metrics.items().items()}
+    from mm_validate.metrics import sd_baseline_rmse
+
+    out: dict[str, dict[str, float]] = {}
+    for q, ref in reference.curves.items():
+        if q not in analysis.curves:
+            continue
+        rows = analysis.curves[q]
+        sim = np.interp(ref.percent, gait.PERCENT, rows.mean(axis=0))
+        m = {name: float(fn(sim, ref.mean, ref.sd)) for name, fn in metrics.items()}
+        m["n_cycles"] = float(len(rows))
+        if ref.sd is not None:
+            m["baseline_rmse_sd"] = sd_baseline_rmse(ref.sd)
+        m.update(reference.baselines.get(q, {}))
+        out[q] = m
+    return out
+
+
+def clip_recording(clip: Any) -> Recording:
+    """A kinematic recording of a ``MotionClip``."""
+    return Recording(
+        fps=float(clip.fps), qpos=np.asarray(clip.qpos, float), qvel=np.asarray(clip.qvel, float)
+    )

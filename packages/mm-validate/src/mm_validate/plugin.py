@@ -1,0 +1,147 @@
+"""mm-validate's plugin: reference datasets, validation metrics and the ``mm validate`` command.
+
+Light at import (no numpy-heavy work, no mujoco / torch / matplotlib): everything heavy is imported in the command.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from mm_core import hookimpl
+from mm_core.records import ReferenceDataset, ValidationMetric
+
+SPEEDS = ("very_slow", "slow", "free", "fast", "very_fast")
+
+
+def _schwartz(path: str | Path | None = None, *, speed: str) -> Any:
+    from mm_validate.reference import load_schwartz
+
+    return load_schwartz(path, speed)
+
+
+def _bmcric(path: str | Path | None = None) -> Any:
+    from mm_validate.reference import load_bmcric
+
+    return load_bmcric(path)
+
+
+@hookimpl
+def mm_reference_datasets() -> list[ReferenceDataset]:
+    out = [
+        ReferenceDataset(
+            name=f"schwartz2008-walking-{s.replace('_', '-')}",
+            load=partial(_schwartz, speed=s),
+            description=f"Schwartz 2008 children walking, {s.replace('_', ' ')} speed: angles, GRF, moments, EMG",
+            default_path="$MM_REFERENCE_DIR/schwartz2008_walking.csv",
+        )
+        for s in SPEEDS
+    ]
+    out.append(
+        ReferenceDataset(
+            name="bmcric-running",
+            load=_bmcric,
+            description="BMC-RIC adult running at ~2.5 m/s: 3-D hip, knee, ankle angles",
+            default_path="$MM_REFERENCE_DIR/bmcric_running.csv",
+        )
+    )
+    return out
+
+
+@hookimpl
+def mm_validation_metrics() -> list[ValidationMetric]:
+    from mm_validate.metrics import METRICS
+
+    return [
+        ValidationMetric(name=n, fn=fn, higher_is_better=hib, description=d)
+        for n, (fn, hib, d) in METRICS.items()
+    ]
+
+
+@hookimpl
+def mm_cli(app: Any) -> None:
+    import typer
+
+    @app.command("validate")
+    def validate(
+        motion: Path = typer.Option(
+            None, "--motion", help="A MotionClip .npz (or a mocap file, retargeted first)."
+        ),
+        checkpoint: str = typer.Option(None, "--checkpoint", help="Run directory or checkpoint to roll out."),
+        motions: list[str] = typer.Option(
+            None, "--motions", help="Clips for the rollout (default: the run's)."
+        ),
+        reference: str = typer.Option(
+            ..., "--reference", help="Dataset name (e.g. schwartz2008-walking-free) or CSV/.mot."
+        ),
+        reference_dir: Path = typer.Option(
+            None, "--reference-dir", envvar="MM_REFERENCE_DIR", help="Folder of the reference CSVs."
+        ),
+        out: Path = typer.Option(Path("validation"), "--out", help="Output directory."),
+        embodiment: str = typer.Option(
+            "myofullbody-nofingers", help="Embodiment to retarget a mocap --motion onto."
+        ),
+        backend: str = typer.Option(None, help="Simulation backend for --checkpoint (warp, mujoco)."),
+        num_worlds: int = typer.Option(1, help="Parallel worlds for the rollout."),
+        steps: int = typer.Option(500, help="Control steps per world (100 Hz)."),
+        device: str = typer.Option("cpu", help="Torch device for the rollout."),
+        terminate: bool = typer.Option(
+            True,
+            "--terminate/--no-terminate",
+            help="End rollout episodes on tracking failure (as in training).",
+        ),
+        events: str = typer.Option(
+            "auto", help="Gait events from: auto, contact (GRF), height (feet), zeni."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Validate a motion or a policy against experimental gait data: figures, metrics JSON, HTML report."""
+        from mm_core.cli import echo_json, fail, print_table
+
+        if (motion is None) == (checkpoint is None):
+            raise fail("give exactly one of --motion CLIP or --checkpoint RUN")
+        from mm_validate.reference import ReferenceError, load_reference
+        from mm_validate.validate import RolloutOptions, load_motion, validate_checkpoint, validate_clip
+
+        try:
+            ref = load_reference(reference, reference_dir)
+            if motion is not None:
+                report = validate_clip(load_motion(motion, embodiment), ref, out, events)
+            else:
+                opts = RolloutOptions(
+                    backend=backend,
+                    num_worlds=num_worlds,
+                    steps=steps,
+                    device=device,
+                    progress=not as_json,
+                    terminate=terminate,
+                )
+                report = validate_checkpoint(checkpoint, motions or None, ref, out, opts, events)
+        except (ReferenceError, ValueError, FileNotFoundError, LookupError) as e:
+            raise fail(str(e)) from e
+        rows = [
+            {"quantity": q, **{k: m.get(k) for k in ("r", "rmse", "in_band", "lag_r", "lag_pct", "n_cycles")}}
+            for q, m in report.metrics.items()
+            if q != "gait"
+        ]
+        if as_json:
+            echo_json(
+                {
+                    "subject": report.subject,
+                    "reference": report.reference,
+                    "gait": report.metrics["gait"],
+                    "metrics": {r["quantity"]: {k: v for k, v in r.items() if k != "quantity"} for r in rows},
+                    "report": str(out / "report.html"),
+                    "json": str(out / "report.json"),
+                    "figures": list(report.figures),
+                    "notes": list(report.notes),
+                }
+            )
+            return
+        print_table(
+            rows, ["quantity", "r", "rmse", "in_band", "lag_r", "lag_pct", "n_cycles"], title=report.subject
+        )
+        for n in report.notes:
+            typer.echo(f"note: {n}")
+        typer.echo(f"report: {out / 'report.html'}")

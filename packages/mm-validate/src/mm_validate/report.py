@@ -1,0 +1,134 @@
+"""Figures (matplotlib, Agg) and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mm_validate import gait
+from mm_validate.quantities import QUANTITIES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mm_core.contracts import ValidationReport
+    from mm_validate.analysis import Analysis
+    from mm_validate.reference import Reference
+
+KIND_TITLES = {
+    "angle": "Joint angles",
+    "grf": "Ground reaction forces",
+    "moment": "Joint moments",
+    "power": "Joint powers",
+    "emg": "Muscle activations vs EMG",
+}
+
+
+def plot_figures(analysis: Analysis, reference: Reference, out: Path) -> list[Path]:
+    """One PNG per quantity group: simulated mean ± SD over the reference mean ± SD band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, title in KIND_TITLES.items():
+        qs = [q for q in analysis.curves if QUANTITIES.get(q) and QUANTITIES[q].kind == kind]
+        if not qs:
+            continue
+        n = len(qs)
+        ncol = min(3, n)
+        nrow = math.ceil(n / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.0 * nrow), squeeze=False)
+        for ax, q in zip(axes.flat, qs, strict=False):
+            ref = reference.curves.get(q)
+            if ref is not None:
+                if ref.sd is not None:
+                    ax.fill_between(
+                        ref.percent, ref.mean - ref.sd, ref.mean + ref.sd, color="0.8", label="reference ± SD"
+                    )
+                ax.plot(ref.percent, ref.mean, color="k", lw=1.5, label="reference mean")
+            rows = analysis.curves[q]
+            m, s = rows.mean(axis=0), rows.std(axis=0)
+            ax.fill_between(gait.PERCENT, m - s, m + s, color="tab:blue", alpha=0.25, label="simulated ± SD")
+            ax.plot(gait.PERCENT, m, color="tab:blue", lw=1.5, label=f"simulated mean ({len(rows)} cycles)")
+            ax.set_title(q.replace("_", " "), fontsize=10)
+            ax.set_xlabel("% gait cycle")
+            ax.set_ylabel(QUANTITIES[q].unit)
+            ax.set_xlim(0, 100)
+        for ax in list(axes.flat)[n:]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=7, loc="best")
+        fig.suptitle(f"{title}: {reference.name}", fontsize=11)
+        fig.tight_layout()
+        path = out / f"{kind}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def _fmt(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.3g}"
+
+
+SUMMARY_COLUMNS = ("r", "rmse", "in_band", "lag_r", "lag_pct", "n_cycles", "baseline_rmse_sd", "interspeed_r")
+
+
+def write_html(
+    report: ValidationReport, analysis: Analysis, path: Path, gait_summary: dict[str, float]
+) -> Path:
+    """A single HTML file: summary table, gait summary, notes and the figures embedded as base64 PNG."""
+    rows = []
+    for q, m in report.metrics.items():
+        if q == "gait":
+            continue
+        unit = QUANTITIES[q].unit if q in QUANTITIES else ""
+        cells = "".join(f"<td>{_fmt(m.get(c))}</td>" for c in SUMMARY_COLUMNS)
+        rows.append(f"<tr><th>{html.escape(q)}</th><td>{unit}</td>{cells}</tr>")
+    head = "".join(f"<th>{c}</th>" for c in ("quantity", "unit", *SUMMARY_COLUMNS))
+    gait_rows = "".join(f"<tr><th>{k}</th><td>{_fmt(v)}</td></tr>" for k, v in gait_summary.items())
+    mapping = "".join(
+        f"<tr><th>{q}</th><td>{html.escape(', '.join(f'{s}: {j}' for s, j in sides.items()))}</td></tr>"
+        for q, sides in analysis.joint_map.joint_names.items()
+    )
+    figs = "".join(
+        f'<figure><img alt="{html.escape(Path(f).stem)}" src="data:image/png;base64,'
+        f'{base64.b64encode(Path(f).read_bytes()).decode()}"/></figure>'
+        for f in report.figures
+    )
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+    doc = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>mm validate: {html.escape(report.subject)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1400px}} table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} th{{text-align:left}} img{{max-width:100%}}</style>
+</head><body>
+<h1>Biomechanical validation</h1>
+<p><b>Subject:</b> {html.escape(report.subject)}<br><b>Reference:</b> {html.escape(report.reference)}<br>
+<b>Gait:</b> {analysis.gait_type}, events from {html.escape(analysis.event_source)}</p>
+<h2>Summary</h2>
+<p>r: Pearson correlation with the reference mean; rmse in the quantity's unit; in_band: fraction of the cycle
+inside reference mean ± SD; lag_r / lag_pct: r at the best circular shift and that shift (% cycle, positive =
+simulation late); baseline_rmse_sd: RMS of the reference SD (a typical subject's RMSE from the mean);
+interspeed_r: r of neighbouring speed groups' means (human variability).</p>
+<table><tr>{head}</tr>{"".join(rows)}</table>
+<h2>Gait</h2><table>{gait_rows}</table>
+<h2>Notes</h2><ul>{notes}</ul>
+<h2>Figures</h2>{figs}
+<h2>Joint mapping</h2><table>{mapping}</table>
+</body></html>
+"""
+    path.write_text(doc, encoding="utf-8")
+    return path
+
+
+def curves_npz(analysis: Analysis, path: Path) -> Path:
+    """Every per-cycle curve (C, 101) by quantity, for further analysis."""
+    np.savez_compressed(path, percent=gait.PERCENT, **analysis.curves)
+    return path

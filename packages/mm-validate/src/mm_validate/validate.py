@@ -1,0 +1,211 @@
+"""The two entry points of validation: a ``MotionClip`` (kinematics) or a policy checkpoint (physics rollout).
+
+Both end in :func:`validate_recording`, which writes ``report.json`` (a ``ValidationReport``), ``report.html``,
+``curves.npz`` and one PNG per quantity group into the output directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mm_validate.quantities import Recording
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutOptions:
+    """How a checkpoint is rolled out for validation."""
+
+    backend: str | None = None
+    """Simulation backend (``warp``, ``mujoco``); None = mm-sim's default (warp on CUDA, else mujoco)."""
+    num_worlds: int = 1
+    """Parallel worlds; every world's episodes are recorded."""
+    steps: int = 500
+    """Control steps per world (100 Hz control: 500 = 5 s)."""
+    device: str = "cpu"
+    """Torch device of the policy and the simulation state."""
+    seed: int = 0
+    """Seed of the environment (start frames of the episodes)."""
+    progress: bool = True
+    """Show a progress bar."""
+    terminate: bool = True
+    """End an episode on a tracking failure, as in training; False keeps the world running to the motion's end
+    (the policy then drives on its own), so a weak policy still yields whole gait cycles."""
+
+
+def load_motion(
+    path: str | Path, embodiment: str = "myofullbody-nofingers", retargeter: str = "gmr-fit"
+) -> Any:
+    """A ``MotionClip`` from ``.npz``, or a motion-capture file read and retargeted through the registry."""
+    from mm_core import MotionClip, get_embodiment, get_retargeter, motion_reader_for
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such motion file")
+    if p.suffix.lower() == ".npz":
+        return MotionClip.load(p)
+    source = motion_reader_for(p).read(p)
+    return get_retargeter(retargeter).retarget(source, get_embodiment(embodiment))
+
+
+def validate_recording(
+    rec: Recording,
+    embodiment: str,
+    reference: Any,
+    out: str | Path,
+    subject: str,
+    notes: tuple[str, ...] = (),
+    events: str = "auto",
+) -> Any:
+    """Analyse ``rec`` on ``embodiment``, compare with ``reference`` and write the outputs; returns the report."""
+    from mm_core import ValidationReport, get_embodiment
+    from mm_validate.analysis import analyse, compare
+    from mm_validate.report import curves_npz, plot_figures, write_html
+
+    spec = get_embodiment(embodiment)
+    model = spec.compile()
+    if rec.qpos.shape[1] != model.nq:
+        raise ValueError(
+            f"{subject}: qpos has {rec.qpos.shape[1]} columns but embodiment {embodiment!r} has nq={model.nq}; "
+            "validate the motion on the embodiment it was made for"
+        )
+    analysis = analyse(model, rec, dict(spec.feet) or None, events)
+    metrics = compare(analysis, reference)
+    gait_summary = analysis.summary()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = plot_figures(analysis, reference, out) if analysis.curves else []
+    all_notes = (*notes, *analysis.notes, f"gait: {analysis.gait_type}, events from {analysis.event_source}")
+    missing = sorted(set(reference.curves) - set(metrics))
+    if missing:
+        all_notes += (f"not compared (the model or recording does not provide them): {', '.join(missing)}",)
+    report = ValidationReport(
+        subject=subject,
+        reference=f"{reference.name} ({reference.source})",
+        metrics={**metrics, "gait": gait_summary},
+        figures=tuple(str(f) for f in figures),
+        notes=all_notes,
+    )
+    report.save_json(out / "report.json")
+    curves_npz(analysis, out / "curves.npz")
+    write_html(report, analysis, out / "report.html", gait_summary)
+    return report
+
+
+def validate_clip(clip: Any, reference: Any, out: str | Path, events: str = "auto") -> Any:
+    """Kinematic validation of a ``MotionClip`` (joint and segment angles; no GRF, moments or muscles).
+
+    ``events``: gait event method, see :func:`mm_validate.analysis.analyse`.
+    """
+    from mm_validate.analysis import clip_recording
+
+    if not clip.embodiment:
+        raise ValueError(f"clip {clip.name!r} does not say its embodiment (MotionClip.embodiment is empty)")
+    subject = f"motion {clip.name or clip.source}"
+    return validate_recording(clip_recording(clip), clip.embodiment, reference, out, subject, events=events)
+
+
+def rollout(
+    checkpoint: str | Path, motions: list[str] | None, opts: RolloutOptions
+) -> tuple[Recording, str, dict]:
+    """Roll the checkpoint's policy out deterministically with mm-sim, recording the state of every world.
+
+    Returns the recording (episodes as segments), the embodiment name and the checkpoint meta.
+    """
+    import torch
+
+    import mm_sim
+    from mm_core import get_embodiment
+    from mm_rl.checkpoint import load_policy
+    from mm_rl.evaluate import start_at_first_frames
+    from mm_rl.train import task_config
+
+    policy, meta = load_policy(checkpoint, opts.device)
+    name = meta["embodiment"]
+    spec = get_embodiment(name)
+    sources = list(motions or meta.get("motions") or [])
+    if not sources:
+        raise ValueError(f"{checkpoint}: the checkpoint names no motions; pass --motions CLIP.npz ...")
+    # The run's task, without a time limit: episodes end at the end of the motion or on a tracking failure.
+    task = {**(meta.get("task") or {}), "horizon": 10**9}
+    if not opts.terminate:
+        task["terminations"] = {}
+    env = mm_sim.make_env(
+        name,
+        sources,
+        backend=opts.backend,
+        num_worlds=opts.num_worlds,
+        config=task_config(spec, task),
+        device=opts.device,
+        seed=opts.seed,
+    )
+    # Like `mm eval`: world i starts at the first frame of clip i (mm-sim's own init draws a random frame).
+    start_at_first_frames(env)
+    N, T = env.num_envs, opts.steps
+    sim = env.sim
+    has_act = getattr(sim, "act", None) is not None and sim.act.shape[-1] > 0
+    buf = {
+        "qpos": np.zeros((T, N, sim.qpos.shape[1])),
+        "qvel": np.zeros((T, N, sim.qvel.shape[1])),
+        "ctrl": np.zeros((T, N, env.num_actions)),
+    }
+    if has_act:
+        buf["act"] = np.zeros((T, N, sim.act.shape[1]))
+    done = np.zeros((T, N), dtype=bool)
+    obs = env.reset()
+    from rich.progress import Progress
+
+    with torch.no_grad(), Progress(disable=not opts.progress, transient=True) as bar:
+        task = bar.add_task(f"rollout {Path(str(checkpoint)).name}", total=T)
+        for k in range(T):
+            # The state before the step and the excitation applied during it.
+            buf["qpos"][k] = sim.qpos.detach().cpu().numpy()
+            buf["qvel"][k] = sim.qvel.detach().cpu().numpy()
+            if has_act:
+                buf["act"][k] = sim.act.detach().cpu().numpy()
+            actions = policy.act(obs, deterministic=True)
+            buf["ctrl"][k] = ((actions.clamp(-1, 1) + 1) / 2).detach().cpu().numpy()
+            obs, _, term, trunc, _ = env.step(actions)
+            done[k] = (term | trunc).detach().cpu().numpy()
+            bar.advance(task)
+    # Flatten worlds one after another; an episode ends at a done step, the next starts from the reset state.
+    segments, start = [], 0
+    for w in range(N):
+        a = 0
+        for k in np.flatnonzero(done[:, w]).tolist() + [T - 1]:
+            if k + 1 - a >= 2:
+                segments.append((start + a, start + k + 1))
+            a = k + 1
+        start += T
+    flat = {key: v.transpose(1, 0, 2).reshape(N * T, -1) for key, v in buf.items()}
+    rec = Recording(
+        fps=1.0 / spec.physics.control_dt,
+        qpos=flat["qpos"],
+        qvel=flat["qvel"],
+        act=flat.get("act"),
+        ctrl=flat["ctrl"],
+        segments=tuple(segments),
+        dynamic=True,
+    )
+    return rec, name, meta
+
+
+def validate_checkpoint(
+    checkpoint: str | Path,
+    motions: list[str] | None,
+    reference: Any,
+    out: str | Path,
+    opts: RolloutOptions,
+    events: str = "auto",
+) -> Any:
+    """Roll out ``checkpoint`` and validate kinematics, GRF, joint moments and muscle activations."""
+    rec, name, meta = rollout(checkpoint, motions, opts)
+    notes = (
+        f"rollout: {opts.num_worlds} world(s) x {opts.steps} steps, backend {opts.backend or 'default'}, "
+        f"{len(rec.spans())} episode(s)" + ("" if opts.terminate else ", tracking-failure termination off"),
+    )
+    subject = f"checkpoint {meta.get('path', checkpoint)}"
+    return validate_recording(rec, name, reference, out, subject, notes, events)
