@@ -44,6 +44,8 @@ def test_every_actuator_is_a_tendon_muscle(compiled: tuple[str, mujoco.MjModel])
     assert np.all(m.actuator_gaintype == mujoco.mjtGain.mjGAIN_MUSCLE)
     assert np.all(m.actuator_biastype == mujoco.mjtBias.mjBIAS_MUSCLE)
     assert np.all(m.actuator_trntype == mujoco.mjtTrn.mjTRN_TENDON)
+    # The ctrl range that acts (muscle dynamics clamp to [0, 1]), not the XML's [-1, 1].
+    assert np.all(m.actuator_ctrllimited) and np.all(m.actuator_ctrlrange == [0.0, 1.0])
 
 
 @pytest.mark.parametrize("model", ["myofullbody", "bimanual"])

@@ -76,6 +76,14 @@ def test_show_prints_metrics_and_exports_glb(cli, tmp_path: Path) -> None:  # no
     } <= names
     r = cli("retarget", "show", out / "35_17.npz", "--export-glb", glb, "--frames", "0,99999")
     assert r.exit_code != 0 and "--frames" in r.output
+    # A clip made elsewhere (no stored metrics) is measured on the spot.
+    c = MotionClip.load(out / "35_17.npz")
+    bare = MotionClip(**{**c.__dict__, "metadata": {}})
+    bare.save(tmp_path / "bare.npz")
+    r = cli("retarget", "show", tmp_path / "bare.npz", "--json")
+    again = json.loads(r.output)["metrics"]
+    assert again["joint_limit_violation_pct"] == info["metrics"]["joint_limit_violation_pct"]
+    assert again["tendon_jump_rate"] == pytest.approx(info["metrics"]["tendon_jump_rate"])
 
 
 def test_bad_arguments_fail_with_a_reason(cli, tmp_path: Path) -> None:  # noqa: ANN001
@@ -87,11 +95,13 @@ def test_bad_arguments_fail_with_a_reason(cli, tmp_path: Path) -> None:  # noqa:
     assert r.exit_code != 0 and "gmr-fit" in r.output
 
 
-def test_demo_command_and_workers(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_demo_command_and_workers(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("MM_CACHE_DIR", str(tmp_path / "cache"))  # generated afresh, not from a user's cache
     r = cli("retarget", "demo", "--out", tmp_path, "--json")
     assert r.exit_code == 0, r.output
     motions = [Path(p) for p in json.loads(r.output)["motions"]]
     assert [p.name for p in motions] == ["demo_walk.npz", "demo_squat.npz"]
+    assert (tmp_path / "cache" / "demo").is_dir()
     out = tmp_path / "clips"
     r = cli("retarget", *motions, "-e", "tiny", "-o", out, "--workers", "2", "--json")
     assert r.exit_code == 0, r.output

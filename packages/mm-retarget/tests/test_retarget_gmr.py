@@ -103,6 +103,8 @@ def test_mocap_body_baseline_is_worse_where_constraints_matter() -> None:
     gmr = retarget(s, emb, method="gmr-fit").metadata["metrics"]
     assert base["joint_limit_violation_pct"] > 10 * max(gmr["joint_limit_violation_pct"], 0.1)
     assert gmr["joint_limit_violation_pct"] == 0.0
+    assert base["coupling_residual_max"] > 10 * gmr["coupling_residual_max"]
+    assert base["tendon_jump_rate"] > gmr["tendon_jump_rate"]
     assert base["site_rmse_m"] < 0.05
 
 
@@ -197,3 +199,25 @@ def test_one_sided_plugin_embodiment_if_installed() -> None:
 
     c = retarget(read_amass(demo_motion_path("walk")), emb)
     assert c.metadata["metrics"]["joint_limit_violation_pct"] <= REF_JOINT_LIMIT_PCT
+
+
+@needs_mocap
+def test_metrics_flag_a_broken_clip(full_clips: dict[str, MotionClip]) -> None:
+    """The metrics are measured, not assumed: sink the walk 2 cm into the floor and bend a knee past its limit."""
+    from mm_retarget.metrics import clip_metrics
+
+    c = full_clips["35_01"]
+    m = load_model(get_embodiment(FULL)).model
+    knee = m.jnt_qposadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, "knee_angle_r")]
+    q = c.qpos.copy()
+    q[:, 2] -= 0.02
+    q[::2, knee] = m.jnt_range[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, "knee_angle_r"), 1] + 0.1
+    bad = MotionClip(**{**c.__dict__, "qpos": q})
+    got = clip_metrics(bad)
+    assert got["penetration_pct"] > 50 and got["penetration_max_m"] > 0.015
+    assert got["joint_limit_violation_pct"] == pytest.approx(50, abs=1)
+    assert got["tendon_jump_rate"] > 0.5  # the knee flips every frame
+    reasons = " ".join(flags(got))
+    assert (
+        "joint_limit_violation_pct" in reasons and "penetration_max_m" in reasons and "tendon_jump" in reasons
+    )

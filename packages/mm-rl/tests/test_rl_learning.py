@@ -1,4 +1,4 @@
-"""PPO really learns: tiny tracks the generated walk clearly better after ~1 minute of CPU training."""
+"""PPO really learns: tiny tracks the generated walk clearly better after ~1.5 minutes of CPU training."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ from mm_rl.train import Trainer  # noqa: E402
 
 @pytest.mark.slow
 def test_tiny_learns_to_track_the_demo_walk(tmp_path: Path) -> None:
-    cfg = resolve("tiny", None, [], max_updates=60)
+    cfg = resolve("tiny", None, [], max_updates=100)
     cfg.backend, cfg.device = "mujoco", "cpu"
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
     trainer.run()
     with open(tmp_path / "run" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     reward = np.array([float(r["reward"]) for r in rows])
-    assert reward[-10:].mean() > reward[:5].mean() + 0.2, reward
+    assert reward[-10:].mean() > reward[:5].mean() + 0.5, reward
     assert all(float(r["skipped_updates"]) == 0 for r in rows)
     ckpts = list_checkpoints(tmp_path / "run")
     before = evaluate_checkpoint(ckpts[0]).overall
@@ -33,3 +33,4 @@ def test_tiny_learns_to_track_the_demo_walk(tmp_path: Path) -> None:
     # Deterministic policy from the first frame: it survives clearly longer than the untrained one.
     assert after["frame_coverage"] > before["frame_coverage"] + 0.3, (before, after)
     assert after["early_termination_rate"] <= before["early_termination_rate"]
+    assert after["site_error_abs_m"] < 0.8 * before["site_error_abs_m"], (before, after)

@@ -15,13 +15,16 @@ from mm_rl.train import Trainer  # noqa: E402
 
 def _clips(tmp: Path) -> list[str]:
     from mm_core import get_embodiment
-    from mm_sim.motion import clip_from_qpos, sinusoid_clip
+    from mm_sim.motion import clip_from_qpos
 
     spec = get_embodiment("tiny")
     model = spec.compile()
-    # Easy: legs hanging still in the default pose. Hard: every joint swinging over its whole range.
+    t = np.arange(200)[:, None] / 100.0
+    # Easy: legs hanging still in the default pose. Hard: every joint swinging over its whole range at 4 Hz.
+    lo, hi = model.jnt_range[:, 0], model.jnt_range[:, 1]
+    wild = (lo + hi) / 2 + 0.49 * (hi - lo) * np.sin(2 * np.pi * 4.0 * t + np.arange(model.nq))
     easy = clip_from_qpos(model, spec, np.tile(model.qpos0, (200, 1)), 100.0, name="still")
-    hard = sinusoid_clip(model, spec, seconds=2.0, amplitude=1.0, seed=3, name="wild")
+    hard = clip_from_qpos(model, spec, wild, 100.0, name="wild")
     return [str(easy.save(tmp / "still.npz")), str(hard.save(tmp / "wild.npz"))]
 
 
@@ -29,7 +32,12 @@ def _trainer(tmp: Path, motions: list[str], adaptive: bool) -> Trainer:
     cfg = resolve(
         "tiny",
         None,
-        ["ppo.num_steps=32", "ppo.num_minibatches=2", f"sampling.adaptive={str(adaptive).lower()}"],
+        [
+            "ppo.num_steps=32",
+            "ppo.num_minibatches=2",
+            "policy.init_std=0.1",
+            f"sampling.adaptive={str(adaptive).lower()}",
+        ],
         num_worlds=32,
         motions=motions,
         max_updates=3,

@@ -21,6 +21,7 @@ def mm(*args: str) -> subprocess.CompletedProcess[str]:
 
 @needs_data
 def test_cli_motion_json(tmp_path: Path) -> None:
+    pytest.importorskip("mm_models", reason="needs the built-in embodiments of mm-models")
     from mm_validate.reference import load_reference
     from mm_validate.synthetic import synthetic_walk
 

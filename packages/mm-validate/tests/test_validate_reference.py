@@ -26,6 +26,7 @@ def test_schwartz_free() -> None:
     assert grf.unit == "BW" and grf.mean.max() == pytest.approx(1.10, abs=0.01)
     assert np.all(grf.sd >= 0)  # the sheet's swapped GRF band is read as a magnitude
     assert 0.9 < ref.baselines["knee_flexion"]["interspeed_r"] <= 1.0
+    assert ref.stance_pct == (59.0, 2.0)  # ipsilateral foot off, from schwartz2008_events.csv
 
 
 @needs_data
@@ -39,10 +40,12 @@ def test_all_speeds_and_running_registered() -> None:
 
 
 @needs_data
-def test_env_var_location(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_var_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MM_REFERENCE_DIR", str(DATA))
     assert load_reference("bmcric-running").curves
     monkeypatch.delenv("MM_REFERENCE_DIR")
+    monkeypatch.delenv("MM_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)  # no ../shared/data/reference from here
     with pytest.raises(ReferenceError, match="--reference-dir"):
         reference_dir(None)
 

@@ -129,7 +129,15 @@ def _missing(command: str, dist: str) -> None:
     )(stub)
 
 
+_built = False
+
+
 def build_app() -> typer.Typer:
+    """Add the commands of every installed package (once per process) and return the app."""
+    global _built
+    if _built:
+        return app
+    _built = True
     pm = get_plugin_manager()
     pm.call_each("mm_cli", app=app)
     have = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}

@@ -4,82 +4,6 @@ from __future__ import annotations
 
 from mm_core.contracts import EmbodimentSpec, PhysicsOptions
 
-SOURCE = "mm-models"
-
-
-def _leg_groups(
-    muscles: dict[str, tuple[str, ...]], sides: tuple[str, ...], fmt: str
-) -> dict[str, tuple[str, ...]]:
-    """Per-side groups: ``{group}_{side}`` -> actuator names, with ``fmt`` turning (muscle, side) into a name."""
-    return {f"{g}_{s}": tuple(fmt.format(m=m, s=s) for m in ms) for s in sides for g, ms in muscles.items()}
-
-
-TINY_GROUPS = {
-    "hip_flexors": ("iliopsoas", "rectus_femoris"),
-    "hip_extensors": ("gluteus_maximus", "hamstrings"),
-    "knee_extensors": ("vasti", "rectus_femoris"),
-    "knee_flexors": ("hamstrings", "gastrocnemius"),
-    "plantarflexors": ("gastrocnemius", "soleus"),
-    "dorsiflexors": ("tibialis_anterior",),
-    "iliopsoas": ("iliopsoas",),
-    "gluteus_maximus": ("gluteus_maximus",),
-    "rectus_femoris": ("rectus_femoris",),
-    "vasti": ("vasti",),
-    "hamstrings": ("hamstrings",),
-    "gastrocnemius": ("gastrocnemius",),
-    "soleus": ("soleus",),
-    "tibialis_anterior": ("tibialis_anterior",),
-}
-
-
-def tiny() -> EmbodimentSpec:
-    from mm_models.tiny import tiny_spec
-
-    sites = ("mimic_pelvis",) + tuple(
-        f"mimic_{p}_{s}" for s in ("l", "r") for p in ("hip", "knee", "ankle", "toes")
-    )
-    smpl = {"Pelvis": "mimic_pelvis"}
-    for s, side in (("l", "L"), ("r", "R")):
-        smpl |= {
-            f"{side}_Hip": f"mimic_hip_{s}",
-            f"{side}_Knee": f"mimic_knee_{s}",
-            f"{side}_Ankle": f"mimic_ankle_{s}",
-            f"{side}_Foot": f"mimic_toes_{s}",
-        }
-    return EmbodimentSpec(
-        name="tiny",
-        root="fixed",
-        spec_builder=tiny_spec,
-        tracked_sites=sites,
-        smpl_joint_map=smpl,
-        muscle_groups=_leg_groups(TINY_GROUPS, ("l", "r"), "{m}_{s}"),
-        touch_sensors=("l_foot", "l_toes", "r_foot", "r_toes"),
-        feet={"left": ("talus_l", "toes_l"), "right": ("talus_r", "toes_r")},
-        # Joint limits (6) + at most 8 foot contacts x 4 pyramid rows; with margin.
-        physics=PhysicsOptions(nconmax=16, njmax=64),
-        source=SOURCE,
-        description="Two muscle-driven legs (hip/knee/ankle, 8 muscles each), pelvis fixed 1 m up: the CPU demo",
-        extras={
-            # Actions in [-1, 1] map to ctrl (a + 1) / 2, so std 0.5 is a ctrl std of 0.25: broad exploration
-            # that rarely saturates; the small model learns within minutes from there.
-            "initial_std": 0.5,
-            "reward_weights": {
-                "qpos": 0.5,
-                "qvel": 0.5,
-                "root_pos": 0.0,
-                "root_vel": 0.0,
-                "site_pos": 2.0,
-                "site_rot": 0.2,
-                "site_angvel": 0.5,
-                "site_linvel": 0.5,
-            },
-            "reward_sharpness": REWARD_SHARPNESS,
-            # The pelvis is fixed, so only the leg sites (relative to it) can drift.
-            "termination": {"mean_site_error_m": 0.3, "eval_mean_site_error_m": 0.2},
-        },
-    )
-
-
 #: ``extras["reward_weights"]`` keys (weights of ``w * exp(-k * mse)`` terms, facts sheet):
 #: qpos, qvel (joint positions/velocities), root_pos, root_vel, site_pos, site_rot (tracked sites relative to
 #: the main site), site_angvel, site_linvel (relative site velocities).
@@ -165,7 +89,7 @@ def myo(model: str, fingers: bool) -> EmbodimentSpec:
         spec_builder=partial(build_spec, model, fingers),
         tracked_sites=tuple(sites),
         smpl_joint_map=smpl_map(sites),
-        muscle_groups=MuscleGroups(model, fingers),  # type: ignore[arg-type]
+        muscle_groups=MuscleGroups(model, fingers),
         touch_sensors=("r_foot", "r_toes", "l_foot", "l_toes") if full else (),
         feet={"left": ("calcn_l", "toes_l"), "right": ("calcn_r", "toes_r")} if full else {},
         # The XML reserves one empty keyframe (<size nkey="1">), i.e. qpos0, which already is the standing pose.
@@ -174,6 +98,54 @@ def myo(model: str, fingers: bool) -> EmbodimentSpec:
         source="musclemimic-models",
         description=DESCRIPTIONS[name],
         extras=extras,
+    )
+
+
+TINY_GROUPS = {
+    "hip_flexors": ("iliopsoas", "rectus_femoris"),
+    "hip_extensors": ("gluteus_maximus", "hamstrings"),
+    "knee_extensors": ("vasti", "rectus_femoris"),
+    "knee_flexors": ("hamstrings", "gastrocnemius"),
+    "plantarflexors": ("gastrocnemius", "soleus"),
+    "dorsiflexors": ("tibialis_anterior",),
+    **{m: (m,) for m in ("iliopsoas", "gluteus_maximus", "rectus_femoris", "vasti", "hamstrings")},
+    **{m: (m,) for m in ("gastrocnemius", "soleus", "tibialis_anterior")},
+}
+
+
+def tiny() -> EmbodimentSpec:
+    from mm_models.tiny import tiny_spec
+
+    parts = {"hip": "Hip", "knee": "Knee", "ankle": "Ankle", "toes": "Foot"}
+    sites = ("mimic_pelvis",) + tuple(f"mimic_{p}_{s}" for s in ("l", "r") for p in parts)
+    smpl = {"Pelvis": "mimic_pelvis"} | {
+        f"{s.upper()}_{j}": f"mimic_{p}_{s}" for s in "lr" for p, j in parts.items()
+    }
+    return EmbodimentSpec(
+        name="tiny",
+        root="fixed",
+        spec_builder=tiny_spec,
+        tracked_sites=sites,
+        smpl_joint_map=smpl,
+        muscle_groups={
+            f"{g}_{s}": tuple(f"{m}_{s}" for m in ms) for s in "lr" for g, ms in TINY_GROUPS.items()
+        },
+        touch_sensors=("l_foot", "l_toes", "r_foot", "r_toes"),
+        feet={"left": ("talus_l", "toes_l"), "right": ("talus_r", "toes_r")},
+        # Joint limits (6) + at most 8 foot contacts x 4 pyramid rows; with margin.
+        physics=PhysicsOptions(nconmax=16, njmax=64),
+        source="mm-models",
+        description="Two muscle-driven legs (hip/knee/ankle, 8 muscles each), pelvis fixed 1 m up: the CPU demo",
+        extras={
+            # Actions in [-1, 1] map to ctrl (a + 1) / 2, so std 0.5 is a ctrl std of 0.25: broad exploration
+            # that rarely saturates; the small model learns within minutes from there.
+            "initial_std": 0.5,
+            # A fixed root, like the bimanual model: its weights (no root terms).
+            "reward_weights": BIMANUAL_REWARD_WEIGHTS,
+            "reward_sharpness": REWARD_SHARPNESS,
+            # The pelvis is fixed, so only the leg sites (relative to it) can drift.
+            "termination": {"mean_site_error_m": 0.3, "eval_mean_site_error_m": 0.2},
+        },
     )
 
 

@@ -2,7 +2,8 @@
 
 The XML is never copied: each spec is parsed from the installed package, then edited here: the finger joints,
 muscles and their tendons are removed for the ``-nofingers`` variants (keyframes, equality constraints and sensors
-are kept consistent), and the tracked ``mimic_*`` sites are added at body origins.
+are kept consistent), the muscles' ctrl range is declared as the [0, 1] that acts, and the tracked ``mimic_*`` sites
+are added at body origins.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def _edited_spec(model: Model, fingers: bool) -> mujoco.MjSpec:
     spec = mujoco.MjSpec.from_file(str(path))
     if not fingers:
         _remove_fingers(spec, model)
+    for actuator in spec.actuators:
+        # MuJoCo's muscle dynamics clamp ctrl to [0, 1] anyway; the XML's [-1, 1] only declares a dead half range.
+        actuator.ctrlrange = [0.0, 1.0]
     sites = FULLBODY_SITES if model == "myofullbody" else BIMANUAL_SITES
     for site, body in sites.items():
         b = spec.body(body)
@@ -209,21 +213,12 @@ LEG_GROUPS: dict[str, tuple[str, ...]] = {
     "soleus": ("soleus",),
     "tibialis_anterior": ("tibant",),
 }
+SHOULDER = (
+    "DELT1", "DELT2", "DELT3", "SUPSP", "INFSP", "SUBSC", "TMIN", "TMAJ",
+    "PECM1", "PECM2", "PECM3", "LAT1", "LAT2", "LAT3", "CORB",
+)  # fmt: skip
 ARM_GROUPS: dict[str, tuple[str, ...]] = {
-    "shoulder": (
-        "DELT1",
-        "DELT2",
-        "DELT3",
-        "SUPSP",
-        "INFSP",
-        "SUBSC",
-        "TMIN",
-        "TMAJ",
-        "PECM1",
-        "PECM2",
-        "PECM3",
-    )
-    + ("LAT1", "LAT2", "LAT3", "CORB"),
+    "shoulder": SHOULDER,
     "deltoid": ("DELT1", "DELT2", "DELT3"),
     "rotator_cuff": ("SUPSP", "INFSP", "SUBSC", "TMIN"),
     "elbow_flexors": ("BIClong", "BICshort", "BRA", "BRD"),

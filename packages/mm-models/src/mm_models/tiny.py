@@ -3,7 +3,9 @@
 Per leg: hip flexion, knee and ankle hinges (sagittal plane, MyoSuite joint names and sign conventions: flexion,
 knee flexion and dorsiflexion positive) and 8 Hill-type MuJoCo muscles on spatial tendons, three of them
 biarticular (rectus femoris, hamstrings, gastrocnemius). Cylinders centred on the hip, knee and ankle axes act as
-wrapping surfaces so no moment arm falls below the cylinder radius or flips sign over the joint range.
+wrapping surfaces so no moment arm falls below the cylinder radius or flips sign over the joint range (hip flexion
+stops at 90 degrees: beyond it the hip extensors' paths slip over the front of the hip cylinder). Touch sensors sit
+under each foot and toes; the feet hang 8 cm above the floor and touch it only when the toes point down.
 
 Muscle forces: the hip muscles are about human-sized (they swing the whole 11 kg leg at walking cadence); the knee
 and ankle muscles are a fifth to a tenth of a human's: they carry no body weight here, and human forces on the light
@@ -177,7 +179,7 @@ def _mjcf(lengthranges: dict[str, tuple[float, float]] | None) -> str:
             lr = f' lengthrange="{_v(lengthranges[name])}"' if lengthranges else ""
             muscles.append(
                 f'<muscle name="{name}" tendon="{name}_tendon" force="{MUSCLE_FORCES[muscle]:g}"'
-                f' timeconst="0.01 0.04"{lr}/>'
+                f' ctrlrange="0 1" timeconst="0.01 0.04"{lr}/>'
             )
         legs.append(_leg_bodies(side, hip_y, {b: "".join(e) for b, e in extra.items()}))
         sensors += [f'<touch name="{side}_{p}" site="{side}_{p}_touch"/>' for p in ("foot", "toes")]

@@ -185,6 +185,13 @@ def show(
         "duration_s": c.duration,
         "metrics": meta.get("metrics", {}),
     }
+    if not info["metrics"]:  # a clip made elsewhere: measure it now
+        from mm_retarget.metrics import clip_metrics
+
+        try:
+            info["metrics"] = clip_metrics(c)
+        except (ValueError, LookupError) as e:
+            raise fail(f"{clip}: cannot measure it: {e}") from e
     if export_glb is not None:
         try:
             idx = [int(f) for f in frames.split(",") if f.strip()]

@@ -14,6 +14,8 @@ All metrics are computed on the output clip (100 Hz) by forward kinematics of th
   stay well below it), a sign of a joint flipping between IK solutions.
 - ``site_rmse_m``: root-mean-square over frames and tracked sites of the distance between each site and the fitted
   (scaled, heading-aligned, grounded) source joint it tracks.
+- ``coupling_residual_max``: the largest violation over the clip of the model's joint-equality couplings (knee
+  kinematics, shoulder rhythm, spine), rad or m: how far the pose is from one the model can actually take.
 - ``seconds_per_frame``: wall time of retargeting / output frames (100 Hz); ``seconds_per_source_frame``: / source
   frames; ``cpu_seconds_per_frame``: process CPU time / output frames (steadier on a shared machine). The one-off
   model compile (seconds for MyoFullBody, cached per process) is excluded and kept as ``model_load_seconds`` in the
@@ -77,7 +79,8 @@ def clip_metrics(
         ten[i] = d.ten_length
         lowest[i] = lowest_point(m, d, model.collision_geoms)
 
-    lim = [j for j in np.flatnonzero(m.jnt_limited) if m.jnt_type[j] in (2, 3)]  # hinge, slide
+    hinge_slide = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+    lim = [j for j in np.flatnonzero(m.jnt_limited) if int(m.jnt_type[j]) in hinge_slide]
     q = clip.qpos[:, m.jnt_qposadr[lim]]
     lo, hi = m.jnt_range[lim, 0], m.jnt_range[lim, 1]
     viol = ((q < lo - LIMIT_TOL) | (q > hi + LIMIT_TOL)).any(axis=1)
@@ -89,6 +92,9 @@ def clip_metrics(
         out["penetration_pct"] = 100.0 * float((lowest < -PENETRATION_TOL).mean())
         out["penetration_max_m"] = float(max(0.0, -lowest.min()))
         out["floating_height_m"] = float(max(0.0, np.percentile(lowest, 10)))
+    resid = coupling_residual(m, clip.qpos)
+    if resid is not None:
+        out["coupling_residual_max"] = resid
     if m.ntendon and t > 1:
         jump = (np.abs(np.diff(ten, axis=0)) * clip.fps > TENDON_SPEED).any(axis=1)
         out["tendon_jump_rate"] = float(jump.mean())
@@ -116,3 +122,28 @@ def flags(metrics: dict[str, Any]) -> list[str]:
         for k, v in THRESHOLDS.items()
         if k in metrics and float(metrics[k]) > v
     ]
+
+
+def coupling_residual(m, qpos: np.ndarray) -> float | None:  # noqa: ANN001 (mujoco.MjModel)
+    """Max |q1 - q1_0 - poly(q2 - q2_0)| over the active joint-equality constraints and frames; None if none.
+
+    MuJoCo's joint equality: joint1 - ref1 = a0 + a1 (joint2 - ref2) + ... + a4 (joint2 - ref2)^4 (ref = qpos0).
+    """
+    import mujoco
+
+    eqs = [i for i in range(m.neq) if m.eq_type[i] == mujoco.mjtEq.mjEQ_JOINT and m.eq_active0[i]]
+    if not eqs:
+        return None
+    worst = 0.0
+    for i in eqs:
+        a1 = m.jnt_qposadr[m.eq_obj1id[i]]
+        c = m.eq_data[i, :5]
+        y = qpos[:, a1] - m.qpos0[a1]
+        if m.eq_obj2id[i] >= 0:
+            a2 = m.jnt_qposadr[m.eq_obj2id[i]]
+            x = qpos[:, a2] - m.qpos0[a2]
+            pred = c[0] + x * (c[1] + x * (c[2] + x * (c[3] + x * c[4])))
+        else:
+            pred = np.full_like(y, c[0])
+        worst = max(worst, float(np.abs(y - pred).max()))
+    return worst

@@ -7,6 +7,7 @@ maps them, and rejects bad files with a ``ValueError`` naming the file and what 
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 import warnings
 import zipfile
@@ -107,7 +108,8 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
     if fps <= 0:
         raise _fail(path, f"'{fps_key}' must be > 0, got {fps}")
     betas = _finite(path, "betas", data["betas"]).reshape(-1) if "betas" in data else np.zeros(0)
-    gender = str(data["gender"]) if "gender" in data else "neutral"
+    g = data["gender"].item() if "gender" in data else "neutral"
+    gender = g.decode() if isinstance(g, bytes) else str(g)
     gender = gender if gender in ("male", "female", "neutral") else "neutral"
     model_type = smpl.POSE_WIDTHS[poses.shape[1]]
 
@@ -127,6 +129,10 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
     else:
         meta["joints"] = "neutral SMPL skeleton"
         meta["betas_ignored"] = bool(np.any(betas != 0))
+        if model_type == "smplx":
+            meta["note"] = (
+                "SMPL-X body joints approximated by the SMPL skeleton (give SMPL-X model files for exact)"
+            )
     return SourceMotion(
         fps=fps, joint_names=SMPL_JOINTS, positions=pos, rotations=quat, source=str(path), metadata=meta
     )
@@ -141,7 +147,7 @@ def write_amass(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")  # per process: concurrent writers never mix
     np.savez(
         tmp,
         poses=poses.astype(np.float64),

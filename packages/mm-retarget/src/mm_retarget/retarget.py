@@ -49,6 +49,8 @@ class RetargetOptions:
     """IK iterations per solved frame (warm-started from the previous frame)."""
     first_iterations: int = 100
     """IK iterations for the first frame (from the reference pose)."""
+    tolerance: float = 1e-5
+    """Stop a frame's iterations once no coordinate moves more than this (rad or m) in one step."""
     damping: float = 1e-3
     """Levenberg-Marquardt damping of the IK QP (regularises the step)."""
     position_cost: float = 1.0
@@ -386,6 +388,8 @@ def _solve_ik(mdl: _Model, sites: list[str], targets: np.ndarray, opts: Retarget
         for _ in range(opts.first_iterations if i == 0 else opts.iterations):
             v = mink.solve_ik(cfg, tasks, 1.0, "daqp", damping=opts.damping, limits=limits)
             cfg.integrate_inplace(v, 1.0)
+            if np.abs(v).max() < opts.tolerance:
+                break  # converged: the next step would move no joint noticeably
         out[i] = cfg.q
     return out
 
@@ -439,9 +443,30 @@ def clip_to_limits(m: mujoco.MjModel, qpos: np.ndarray) -> np.ndarray:
 
     q = qpos.copy()
     for j in np.flatnonzero(m.jnt_limited):
-        if m.jnt_type[j] in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE):
+        # int(): `np.int32 in (enum, ...)` is False for MuJoCo's enums, though `==` works.
+        if int(m.jnt_type[j]) in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
             a = m.jnt_qposadr[j]
             q[:, a] = np.clip(q[:, a], *m.jnt_range[j])
+    return q
+
+
+def project_couplings(m: mujoco.MjModel, qpos: np.ndarray) -> np.ndarray:
+    """Put every joint coupled by an active joint equality exactly on its polynomial of the driving joint
+    (the IK holds them with a soft task, to ~1e-3 rad; the model's constraint solver would pull them there)."""
+    import mujoco
+
+    q = qpos.copy()
+    for i in range(m.neq):
+        if m.eq_type[i] != mujoco.mjtEq.mjEQ_JOINT or not m.eq_active0[i]:
+            continue
+        a1 = m.jnt_qposadr[m.eq_obj1id[i]]
+        c = m.eq_data[i, :5]
+        if m.eq_obj2id[i] >= 0:
+            a2 = m.jnt_qposadr[m.eq_obj2id[i]]
+            x = q[:, a2] - m.qpos0[a2]
+            q[:, a1] = m.qpos0[a1] + c[0] + x * (c[1] + x * (c[2] + x * (c[3] + x * c[4])))
+        else:
+            q[:, a1] = m.qpos0[a1] + c[0]
     return q
 
 
@@ -614,6 +639,8 @@ def _retarget(
     src_all = {n: src_full[:, i] for n, i in idx.items()}
     targets, fit = fit_source(src_full[:, cols], names, mdl, sites, opts, src_all)
     q_solve = _solve_ik(mdl, sites, targets, opts)
+    if opts.equality_cost > 0:
+        q_solve = project_couplings(mdl.model, q_solve)
     if opts.limits:
         q_solve = clip_to_limits(mdl.model, q_solve)
     t_out = np.arange(0.0, t_solve[-1] + 1e-9, 1.0 / opts.out_fps)

@@ -9,15 +9,19 @@ import typer
 
 from mm_core.cli import echo_json, fail, print_table
 
-#: Metrics shown in the eval table, in order.
-EVAL_COLUMNS = [
-    "early_termination_rate",
-    "frame_coverage",
-    "site_error_rel_m",
-    "site_error_abs_m",
-    "joint_error_rad",
-    "root_error_m",
-]
+#: Metrics shown in the eval table, in order, with their short column labels.
+EVAL_COLUMNS = {
+    "early_termination_rate": "ET rate",
+    "frame_coverage": "coverage",
+    "site_error_rel_m": "site rel (m)",
+    "site_error_abs_m": "site abs (m)",
+    "joint_error_rad": "joint (rad)",
+    "root_error_m": "root (m)",
+}
+
+
+def _short(metrics: Any) -> dict[str, Any]:
+    return {label: metrics.get(key, "") for key, label in EVAL_COLUMNS.items()}
 
 
 def train(
@@ -116,7 +120,12 @@ def _run_training(cfg: Any, run_dir: Path, resume_from: Path | None, reset_std: 
                 f"mm train: {cfg.embodiment}, {trainer.env.motions.num_clips} motion(s), {trainer.env.num_envs} worlds "
                 f"x {trainer.dist.world} process(es), {state}, run dir {run_dir}"
             )
+        if progress and trainer.dist.main and trainer.total_updates() == trainer.update:
+            typer.echo(
+                f"{run_dir} already finished its budget ({trainer.update} updates); give a larger one to go on"
+            )
         summary = trainer.run()
+        trainer.close()
     except (ConfigError, TrainError, CheckpointError, MotionInputError, ContractError, RegistryError) as e:
         raise fail(str(e)) from e
     return summary if trainer.dist.main else None
@@ -172,11 +181,11 @@ def evaluate(
     if as_json:
         echo_json(report.to_dict())
         return
-    rows = [{"motion": name, **m} for name, m in report.per_motion.items()]
-    rows.append({"motion": "overall", **report.overall})
+    rows = [{"motion": name, **_short(m)} for name, m in report.per_motion.items()]
+    rows.append({"motion": "overall", **_short(report.overall)})
     if base is not None:
-        rows.append({"motion": f"baseline ({Path(base.checkpoint).stem})", **base.overall})
-    print_table(rows, ["motion", *EVAL_COLUMNS], title=f"mm eval {report.checkpoint}")
+        rows.append({"motion": f"baseline {Path(base.checkpoint).stem}", **_short(base.overall)})
+    print_table(rows, ["motion", *EVAL_COLUMNS.values()], title=f"mm eval {report.checkpoint}")
 
 
 def render(

@@ -17,8 +17,8 @@ class RenderError(RuntimeError):
     """Rendering is impossible here (no OpenGL) or the input is wrong; the message says what to install or give."""
 
 
-#: Lateral offset of the reference ghost (m), so policy and reference stand side by side.
-GHOST_OFFSET = np.array([0.0, 0.7, 0.0])
+#: Offset of the reference ghost (m) along x, so that in the side view policy and reference stand side by side.
+GHOST_OFFSET = np.array([0.9, 0.0, 0.0])
 
 
 def activation_rgba(act: np.ndarray) -> np.ndarray:
@@ -84,9 +84,11 @@ def render_checkpoint(
     act_cols = [i for i, _ in muscle_tendons if model.actuator_actadr[i] >= 0]
     tendon_ids = [t for i, t in muscle_tendons if model.actuator_actadr[i] >= 0]
     act_adr = [int(model.actuator_actadr[i]) for i in act_cols]
+    # Thicker muscle lines so their activation colour reads at video resolution.
+    model.tendon_width[tendon_ids] = np.maximum(model.tendon_width[tendon_ids], 0.008)
     cam = mujoco.MjvCamera()
     mujoco.mjv_defaultFreeCamera(model, cam)
-    cam.azimuth, cam.elevation = 150.0, -15.0
+    cam.azimuth, cam.elevation = 90.0, -10.0  # side view: the sagittal plane faces the camera
     cam.distance = max(2.0, 1.2 * float(model.stat.extent))
     opt = mujoco.MjvOption()
     pert = mujoco.MjvPerturb()

@@ -41,7 +41,7 @@ class FailureWeightedSampler:
         mix = self.cfg.uniform_mix
         return (1 - mix) * rate / rate.sum() + mix / c
 
-    def end_update(self) -> None:
+    def decay(self) -> None:
         self.episodes *= self.cfg.decay
         self.failures *= self.cfg.decay
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mm_rl import checkpoint
-from mm_rl.config import ConfigError, TrainConfig, from_dict, to_dict
+from mm_rl.config import ConfigError, TrainConfig, to_dict
 from mm_rl.motions import demo_clip_path, resolve_motion_paths
 from mm_rl.policy import ActorCritic
 from mm_rl.ppo import PPO, Rollout
@@ -169,10 +169,6 @@ def _budget_updates(cfg: TrainConfig, per_update: int) -> int | None:
     return min(caps) if caps else None
 
 
-def _rng_state(np_rng: np.random.Generator) -> dict[str, Any]:
-    return np_rng.bit_generator.state
-
-
 class Trainer:
     """One training run in ``run_dir`` (created, or resumed from its latest checkpoint)."""
 
@@ -213,7 +209,6 @@ class Trainer:
         if cfg.torch_threads > 0:
             torch.set_num_threads(cfg.torch_threads)
         torch.manual_seed(cfg.seed + self.dist.rank)
-        self.np_rng = np.random.default_rng(cfg.seed + self.dist.rank)
         # Minibatch shuffling draws from its own generator, identical on every rank.
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         self.env = make_env(cfg, self.motion_paths, self.device, cfg.seed + 1000 * self.dist.rank)
@@ -293,23 +288,20 @@ class Trainer:
             torch.set_rng_state(tensors[rank_key].cpu())
         if "rng.shuffle" in tensors:
             self.shuffle.set_state(tensors["rng.shuffle"].cpu())
-        states = meta.get("rng_numpy", [])
-        if self.dist.rank < len(states):
-            self.np_rng.bit_generator.state = states[self.dist.rank]
         self.sampler.load_state(meta["sampler"])
         if self.cfg.sampling.adaptive:
             self.env.motions.set_weights(torch.as_tensor(self.sampler.weights(), dtype=torch.float32))
 
-    def _gather_rng(self) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
-        torch_state = torch.get_rng_state()
-        np_state = _rng_state(self.np_rng)
+    def _gather_rng(self) -> list[torch.Tensor]:
+        """Every rank's torch RNG state (action sampling), for the checkpoint."""
+        state = torch.get_rng_state()
         if self.dist.world == 1:
-            return [torch_state], [np_state]
+            return [state]
         import torch.distributed as dist
 
         states: list[Any] = [None] * self.dist.world
-        dist.all_gather_object(states, (torch_state, np_state))
-        return [s[0] for s in states], [s[1] for s in states]
+        dist.all_gather_object(states, state)
+        return states
 
     def param_digests(self) -> list[str]:
         """SHA-256 of the policy's parameters and buffers on every rank (all equal when data parallelism works)."""
@@ -327,7 +319,7 @@ class Trainer:
         return out
 
     def save_checkpoint(self) -> Path | None:
-        torch_states, np_states = self._gather_rng()
+        torch_states = self._gather_rng()
         digests = self.param_digests()
         if len(set(digests)) > 1:
             raise TrainError(
@@ -352,7 +344,6 @@ class Trainer:
             "clip_names": list(self.env.motions.clip_names),
             "ppo": ppo_meta,
             "sampler": self.sampler.state(),
-            "rng_numpy": np_states,
             "world_size": self.dist.world,
             "rank_param_sha256": digests,
         }
@@ -450,6 +441,7 @@ class Trainer:
         t0 = time.perf_counter()
         lr = self.lr_now()
         self.ppo.set_lr(lr)
+        self.sampler.decay()  # older episodes count less; this rollout's count in full
         ro, stats = self.rollout()
         t1 = time.perf_counter()
         batch = self.ppo.prepare(ro)
@@ -457,7 +449,6 @@ class Trainer:
         t2 = time.perf_counter()
         if self.cfg.sampling.adaptive:
             self.env.motions.set_weights(torch.as_tensor(self.sampler.weights(), dtype=torch.float32))
-        self.sampler.end_update()
         self.update += 1
         self.samples += self.per_update
         self.elapsed += t2 - t0
@@ -519,6 +510,14 @@ class Trainer:
             self.save_checkpoint()
         return {"run_dir": str(self.run_dir), "update": self.update, "samples": self.samples, "last": last}
 
+    def close(self) -> None:
+        """Leave the process group (data-parallel runs) once every rank is done."""
+        import torch.distributed as dist
+
+        if self.dist.world > 1 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
     def evaluate(self):
         from mm_rl.evaluate import evaluate_policy
 
@@ -566,10 +565,6 @@ class _Progress:
     def __exit__(self, *exc: Any) -> None:
         if self.progress is not None:
             self.progress.__exit__(*exc)
-
-
-def config_from_run(run_dir: Path) -> TrainConfig:
-    return from_dict(TrainConfig, json.loads((Path(run_dir) / "config.json").read_text()), str(run_dir))
 
 
 def main(argv: list[str] | None = None) -> None:

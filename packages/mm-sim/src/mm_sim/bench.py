@@ -2,20 +2,18 @@
 
 ``mm sim bench --embodiment E --backend B --worlds N --steps S [--json]`` or, on a bare GPU machine,
 ``python -m mm_sim.bench --embodiment E --backend warp --worlds 4096 --steps 200``. Steps/s count control steps
-summed over worlds (env steps/s, as training throughput is counted). The two loops run interleaved in rounds so
-that load from other processes hits both alike.
+summed over worlds (env steps/s, as training throughput is counted). Task and raw physics alternate step by step
+(on separate worlds of the same backend) so that load from other processes hits both alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from collections.abc import Sequence
 from typing import Any
-
-ROUNDS = 5
-"""Task and physics alternate in this many rounds of steps / ROUNDS control steps each."""
 
 
 def run_bench(
@@ -49,9 +47,13 @@ def run_bench(
     spec = get_embodiment(embodiment)
     backend = backend or default_backend()
     t0 = time.perf_counter()
-    clips: Sequence[Any] = list(motions) if motions else [sinusoid_clip(spec.compile(), spec, seconds=10.0, seed=seed)]
+    clips: Sequence[Any] = (
+        list(motions) if motions else [sinusoid_clip(spec.compile(), spec, seconds=10.0, seed=seed)]
+    )
     config = TaskConfig.for_embodiment(spec, compile=compile)
-    env = ImitationEnv(spec, clips, backend=backend, num_worlds=worlds, config=config, device=device, seed=seed)
+    env = ImitationEnv(
+        spec, clips, backend=backend, num_worlds=worlds, config=config, device=device, seed=seed
+    )
     # Raw physics runs on its own worlds (same model, backend, count, initial state and ctrl sequence), so that
     # neither loop disturbs the other's state or solver warm start.
     raw = make_sim(backend, env.model, worlds, spec.physics, device)
@@ -73,27 +75,24 @@ def run_bench(
         raw.physics_step()
     sync()
     warmup_s = time.perf_counter() - t0
-    task_s = physics_s = 0.0
+    task_t: list[float] = []
+    physics_t: list[float] = []
     done = 0
-    per_round = [steps // ROUNDS + (r < steps % ROUNDS) for r in range(ROUNDS)]
-    k = k_raw = warmup
-    for n in per_round:
+    for k in range(warmup, warmup + steps):
+        a = bank[k % len(bank)]
         t0 = time.perf_counter()
-        for _ in range(n):
-            _, _, term, trunc, _ = env.step(bank[k % len(bank)])
-            done += int((term | trunc).sum())
-            k += 1
+        _, _, term, trunc, _ = env.step(a)
+        done += int((term | trunc).sum())
         sync()
-        task_s += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for _ in range(n):
-            raw.ctrl.copy_((bank[k_raw % len(bank)] + 1) / 2)
-            raw.physics_step()
-            k_raw += 1
+        t1 = time.perf_counter()
+        raw.ctrl.copy_((a + 1) / 2)
+        raw.physics_step()
         sync()
-        physics_s += time.perf_counter() - t0
-    task = steps * worlds / task_s
-    physics = steps * worlds / physics_s
+        task_t.append(t1 - t0)
+        physics_t.append(time.perf_counter() - t1)
+    task, physics = worlds * steps / sum(task_t), worlds * steps / sum(physics_t)
+    # Medians of the per-step times resist load spikes from other processes on a shared machine.
+    task_med, physics_med = worlds / statistics.median(task_t), worlds / statistics.median(physics_t)
     return {
         "embodiment": spec.name,
         "backend": backend,
@@ -106,6 +105,9 @@ def run_bench(
         "task_steps_per_s": round(task, 2),
         "physics_steps_per_s": round(physics, 2),
         "ratio": round(task / physics, 4),
+        "task_steps_per_s_median": round(task_med, 2),
+        "physics_steps_per_s_median": round(physics_med, 2),
+        "ratio_median": round(task_med / physics_med, 4),
         "physics_substeps_per_s": round(physics * spec.physics.substeps, 1),
         "episodes_done": done,
         "nan_resets": env.nan_resets,
@@ -128,7 +130,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--eager", action="store_true", help="task maths without torch.compile")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
-    r = run_bench(a.embodiment, a.backend, a.worlds, a.steps, motions=a.motion, device=a.device, compile=not a.eager)
+    r = run_bench(
+        a.embodiment, a.backend, a.worlds, a.steps, motions=a.motion, device=a.device, compile=not a.eager
+    )
     print(json.dumps(r, indent=2) if a.json else "\n".join(f"{k}: {v}" for k, v in r.items()))
 
 

@@ -6,6 +6,7 @@ step is vectorised over worlds; name -> index lookups are resolved here, at cons
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mm_sim.tasks.config import TaskConfig
+from mm_sim.tasks.config import TaskConfig, TermCfg
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -28,6 +29,22 @@ if TYPE_CHECKING:  # pragma: no cover
 def _bind(fn: Callable[..., Any], env: ImitationEnv, params: dict[str, Any]) -> Callable[[ImitationEnv], Any]:
     """A term as ``f(env)``: functions get their params bound; classes are instantiated with ``(env, **params)``."""
     return fn(env, **params) if inspect.isclass(fn) else partial(fn, **params)
+
+
+def _term_cfg(name: str, value: Any, *, reward: bool) -> TermCfg:
+    """A config entry as TermCfg: a number is a weight (reward/penalty, the registered term's default params) or
+    a threshold (termination); a dict holds TermCfg fields (``--set task.rewards.tall=0.1`` style overrides)."""
+    if isinstance(value, TermCfg):
+        return value
+    if isinstance(value, int | float):
+        if not reward:
+            return TermCfg(params={"threshold": float(value)})
+        from mm_core import get_reward_term
+
+        return TermCfg(weight=float(value), params=dict(get_reward_term(name).params))
+    if isinstance(value, dict):
+        return TermCfg(**value)
+    raise ValueError(f"task term {name!r}: expected a number, a dict or a TermCfg, got {value!r}")
 
 
 class ImitationEnv:
@@ -61,7 +78,7 @@ class ImitationEnv:
         from mm_sim.tasks.terminations import TERMINATIONS
 
         self.spec = spec
-        self.config = config if config is not None else TaskConfig.for_embodiment(spec)
+        self.config = copy.deepcopy(config) if config is not None else TaskConfig.for_embodiment(spec)
         self.model = m = spec.compile()
         self.sim: BatchedSim = make_sim(backend, m, num_worlds, spec.physics, device)
         self.device = self.sim.device
@@ -70,7 +87,9 @@ class ImitationEnv:
         self.motions: MotionLibrary = MotionLibrary(motions, m, spec, self.device)
         self.free_root = spec.root == "free"
         if self.free_root and (m.njnt == 0 or m.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE):
-            raise ValueError(f"embodiment {spec.name!r} says root='free' but its first joint is not a free joint")
+            raise ValueError(
+                f"embodiment {spec.name!r} says root='free' but its first joint is not a free joint"
+            )
         dev, long = self.device, torch.long
 
         # Name -> index lookups, once.
@@ -103,12 +122,20 @@ class ImitationEnv:
         }
         if not len(self.touch_adr):
             self.obs_terms.pop("touch")
-        self.reward_terms = {n: _bind(get_reward_term(n).fn, self, t.params) for n, t in self.config.rewards.items()}
-        self.penalty_terms = {n: _bind(get_reward_term(n).fn, self, t.params) for n, t in self.config.penalties.items()}
+        cfg = self.config
+        cfg.rewards = {n: _term_cfg(n, t, reward=True) for n, t in cfg.rewards.items()}
+        cfg.penalties = {n: _term_cfg(n, t, reward=True) for n, t in cfg.penalties.items()}
+        cfg.terminations = {n: _term_cfg(n, t, reward=False) for n, t in cfg.terminations.items()}
+        self.reward_terms = {n: _bind(get_reward_term(n).fn, self, t.params) for n, t in cfg.rewards.items()}
+        self.penalty_terms = {
+            n: _bind(get_reward_term(n).fn, self, t.params) for n, t in cfg.penalties.items()
+        }
         unknown = sorted(set(self.config.terminations) - set(TERMINATIONS))
         if unknown:
             raise ValueError(f"unknown termination term(s) {unknown}; valid: {sorted(TERMINATIONS)}")
-        self.termination_terms = {n: partial(TERMINATIONS[n], **t.params) for n, t in self.config.terminations.items()}
+        self.termination_terms = {
+            n: partial(TERMINATIONS[n], **t.params) for n, t in self.config.terminations.items()
+        }
 
         # Episode state.
         n = num_worlds
@@ -140,11 +167,17 @@ class ImitationEnv:
         w = cv[..., :3]
         lin = cv[..., 3:] + torch.linalg.cross(w, sp - s.subtree_com[:, self.site_root].to(f32))
         cur = SimpleNamespace(qpos=q, qvel=v, act=s.act.to(f32), site_pos=sp, site_mat=sm)
-        cur.rel_pos, cur.rel_linvel, cur.rel_angvel = sp[:, 1:] - sp[:, :1], lin[:, 1:] - lin[:, :1], w[:, 1:] - w[:, :1]
+        cur.rel_pos, cur.rel_linvel, cur.rel_angvel = (
+            sp[:, 1:] - sp[:, :1],
+            lin[:, 1:] - lin[:, :1],
+            w[:, 1:] - w[:, :1],
+        )
         cur.rel_mat = sm[:, :1].transpose(-1, -2) @ sm[:, 1:]
         idx = lib.clip_start[self.clip] + self.frame
         rq = lib.qpos[idx]
-        ref = SimpleNamespace(qvel=lib.qvel[idx], site_pos=lib.site_pos[idx] - self.offset3, site_mat=lib.site_xmat[idx])
+        ref = SimpleNamespace(
+            qvel=lib.qvel[idx], site_pos=lib.site_pos[idx] - self.offset3, site_mat=lib.site_xmat[idx]
+        )
         ref.rel_pos, ref.rel_mat = lib.rel_pos[idx], lib.rel_mat[idx]
         ref.rel_linvel, ref.rel_angvel = lib.rel_linvel[idx], lib.rel_angvel[idx]
         if self.free_root:
@@ -245,18 +278,16 @@ class ImitationEnv:
         return self._observe()
 
     # -------------------------------------------------------------------------------------------------- step
-    def _evaluate(
-        self,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """Advance the episode counters, then features, reward terms, termination and observation of the state
-        after the step (pure tensor maths, compiled with ``torch.compile`` when ``config.compile``)."""
+    def score(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Reward (N,), failure (N,) and weighted reward terms of the current state against reference frame
+        ``frame`` (after :meth:`_features`); ``step`` uses it, and it scores a kinematically replayed motion."""
         import torch
 
-        self.frame += 1
-        self.episode_length += 1
-        self._features()
-        terms = {n: t.weight * f(self) for (n, f), t in zip(self.reward_terms.items(), self.config.rewards.values(), strict=True)}
-        reward = torch.stack(list(terms.values())).sum(0)
+        terms = {
+            n: t.weight * f(self)
+            for (n, f), t in zip(self.reward_terms.items(), self.config.rewards.values(), strict=True)
+        }
+        reward = torch.stack(list(terms.values())).sum(0) if terms else self.actions.new_zeros(self.num_envs)
         if self.penalty_terms:
             pens = {
                 n: -t.weight * f(self)
@@ -264,12 +295,23 @@ class ImitationEnv:
             }
             terms.update(pens)
             reward = reward + torch.stack(list(pens.values())).sum(0).clamp_min(self.config.penalty_floor)
-        reward = reward.clamp_min(0.0)
-        terminated = self.sim.nonfinite.clone()
+        failed = self.sim.nonfinite.clone()
         for f in self.termination_terms.values():
-            terminated |= f(self)
+            failed |= f(self)
+        return reward.clamp_min(0.0), failed, terms
+
+    def _evaluate(
+        self,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Advance the episode counters, then features, reward, termination and observation of the state after
+        the step (pure tensor maths, compiled with ``torch.compile`` when ``config.compile``)."""
+        self.frame += 1
+        self.episode_length += 1
+        self._features()
+        reward, terminated, terms = self.score()
         truncated = ~terminated & (
-            (self.episode_length >= self.config.horizon) | (self.frame >= self.motions.clip_len[self.clip] - 1)
+            (self.episode_length >= self.config.horizon)
+            | (self.frame >= self.motions.clip_len[self.clip] - 1)
         )
         obs = self._observe()
         # cur/ref live only while the terms run: kept on self, a compiled step would have to output every tensor.
@@ -288,7 +330,9 @@ class ImitationEnv:
 
         a = torch.as_tensor(actions, device=self.device).to(torch.float32)
         if a.shape != self.actions.shape:
-            raise ValueError(f"actions must be (num_envs, nu) = {tuple(self.actions.shape)}, got {tuple(a.shape)}")
+            raise ValueError(
+                f"actions must be (num_envs, nu) = {tuple(self.actions.shape)}, got {tuple(a.shape)}"
+            )
         self.actions = a
         self.prev_ctrl_action, self.ctrl_action = self.ctrl_action, a.clamp(-1.0, 1.0)
         self.sim.ctrl.copy_((self.ctrl_action + 1.0) * 0.5)

@@ -177,4 +177,6 @@ def sinusoid_clip(
             swing = amplitude * 0.5 * (hi - lo) * np.sin(2 * np.pi * f * t + phase)
             qpos[:, adr] = np.clip(q0[adr] + swing, lo, hi)
     _apply_joint_couplings(model, qpos)
-    return clip_from_qpos(model, spec, qpos, fps, name=name, source=f"mm_sim.motion.sinusoid_clip(seed={seed})")
+    return clip_from_qpos(
+        model, spec, qpos, fps, name=name, source=f"mm_sim.motion.sinusoid_clip(seed={seed})"
+    )

@@ -42,7 +42,9 @@ class MotionLibrary:
         from mm_core.contracts import MotionClip
 
         if not clips:
-            raise ValueError(f"no motions given for embodiment {spec.name!r}; pass at least one MotionClip or .npz path")
+            raise ValueError(
+                f"no motions given for embodiment {spec.name!r}; pass at least one MotionClip or .npz path"
+            )
         loaded = [c if isinstance(c, MotionClip) else MotionClip.load(c) for c in clips]
         control_fps = 1.0 / spec.physics.control_dt
         names = joint_names(model)

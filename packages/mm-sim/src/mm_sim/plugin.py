@@ -41,7 +41,9 @@ def mm_sim_backends() -> list[SimBackend]:
             is_available=_warp_available,
             description="MuJoCo Warp: all worlds in one Data, CUDA (graph-captured step) or Warp's CPU device",
         ),
-        SimBackend(name="mujoco", factory=_mujoco, description="C MuJoCo: one MjData per world, parallel threads"),
+        SimBackend(
+            name="mujoco", factory=_mujoco, description="C MuJoCo: one MjData per world, parallel threads"
+        ),
     ]
 
 
@@ -65,7 +67,9 @@ def mm_cli(app: typer.Typer) -> None:
         backend: str = typer.Option(None, help="warp | mujoco (default: warp with CUDA, else mujoco)."),
         worlds: int = typer.Option(2, help="Number of parallel worlds."),
         steps: int = typer.Option(50, help="Timed control steps (each is physics.substeps physics steps)."),
-        motion: list[str] = typer.Option(None, help="MotionClip .npz file(s); default: a kinematic test motion."),
+        motion: list[str] = typer.Option(
+            None, help="MotionClip .npz file(s); default: a kinematic test motion."
+        ),
         device: str = typer.Option(None, help="Device for warp (cuda:0, cpu)."),
         eager: bool = typer.Option(False, "--eager", help="Task maths without torch.compile."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -76,7 +80,9 @@ def mm_cli(app: typer.Typer) -> None:
         from mm_sim.bench import run_bench
 
         try:
-            result = run_bench(embodiment, backend, worlds, steps, motions=motion or None, device=device, compile=not eager)
+            result = run_bench(
+                embodiment, backend, worlds, steps, motions=motion or None, device=device, compile=not eager
+            )
         except (RegistryError, ValueError, RuntimeError) as e:
             raise fail(str(e)) from e
         if as_json:

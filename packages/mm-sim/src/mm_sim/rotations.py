@@ -30,7 +30,9 @@ def mat_log(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """
     import torch
 
-    s = 0.5 * torch.stack((r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]), -1)
+    s = 0.5 * torch.stack(
+        (r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]), -1
+    )
     sin = s.norm(dim=-1)
     cos = 0.5 * (r[..., 0, 0] + r[..., 1, 1] + r[..., 2, 2] - 1)
     angle = torch.atan2(sin, cos)

@@ -59,6 +59,10 @@ def mm_validation_metrics() -> list[ValidationMetric]:
     ]
 
 
+def _num(v: Any) -> Any:
+    return None if isinstance(v, float) and v != v else v
+
+
 @hookimpl
 def mm_cli(app: Any) -> None:
     import typer
@@ -120,8 +124,12 @@ def mm_cli(app: Any) -> None:
                 report = validate_checkpoint(checkpoint, motions or None, ref, out, opts, events)
         except (ReferenceError, ValueError, FileNotFoundError, LookupError) as e:
             raise fail(str(e)) from e
+        # NaN (e.g. r of a flat curve) is printed as null: strict JSON.
         rows = [
-            {"quantity": q, **{k: m.get(k) for k in ("r", "rmse", "in_band", "lag_r", "lag_pct", "n_cycles")}}
+            {
+                "quantity": q,
+                **{k: _num(m.get(k)) for k in ("r", "rmse", "in_band", "lag_r", "lag_pct", "n_cycles")},
+            }
             for q, m in report.metrics.items()
             if q != "gait"
         ]
@@ -130,7 +138,7 @@ def mm_cli(app: Any) -> None:
                 {
                     "subject": report.subject,
                     "reference": report.reference,
-                    "gait": report.metrics["gait"],
+                    "gait": {k: _num(v) for k, v in report.metrics["gait"].items()},
                     "metrics": {r["quantity"]: {k: v for k, v in r.items() if k != "quantity"} for r in rows},
                     "report": str(out / "report.html"),
                     "json": str(out / "report.json"),

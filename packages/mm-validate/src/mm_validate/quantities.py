@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SIDES = ("left", "right")
 GRAVITY = 9.81
+#: Signals named ``excitation_<emg channel>`` hold the normalised excitation (ctrl) of that channel's muscles.
+EXCITATION_PREFIX = "excitation_"
 
 #: Plausible value range per unit; reference files outside it are rejected (catches radians, %BW, ...).
 UNIT_RANGES: dict[str, tuple[float, float]] = {
@@ -151,7 +153,7 @@ class JointMap:
     mass: float
     """Total model mass (kg), for normalising moments, powers and GRF."""
     joint_names: dict[str, dict[str, str]]
-    """Angle quantity -> side -> the model joint it came from (for the report)."""
+    """Angle quantity -> side -> the model joint it came from, and EMG channel -> side -> muscles (for the report)."""
 
 
 def build_joint_map(model: mujoco.MjModel, feet: dict[str, tuple[str, ...]] | None = None) -> JointMap:
@@ -189,6 +191,7 @@ def build_joint_map(model: mujoco.MjModel, feet: dict[str, tuple[str, ...]] | No
             acts = [a for a in find_named(anames, base, side) if model.actuator_actadr[a] >= 0]
             if acts:
                 emg_ctrls.setdefault(ch, {})[side] = acts
+                joint_names.setdefault(ch, {})[side] = " + ".join(anames[a] for a in acts)
                 emg_acts.setdefault(ch, {})[side] = [int(model.actuator_actadr[a]) for a in acts]
     foot_bodies: dict[str, list[int]] = {}
     for side in SIDES:
@@ -256,7 +259,7 @@ class Signals:
     """Per-frame quantities of a recording, one column per side (left, right)."""
 
     values: dict[str, np.ndarray]
-    """Quantity -> values in the reference units (T, 2)."""
+    """Quantity (or ``excitation_<emg channel>``) -> values in the reference units (T, 2)."""
     site_pos: dict[str, np.ndarray]
     """``pelvis``, ``ankle_left``, ... -> world positions (T, 3)."""
     progression: np.ndarray
@@ -323,11 +326,6 @@ def compute_signals(model: mujoco.MjModel, jm: JointMap, rec: Recording) -> Sign
     axes = {k: np.zeros((T, 2, 3)) for k in local_axes}  # world anterior and right axis of the body
     foot_force = np.zeros((T, 2, 3)) if rec.dynamic else None
     qfrc = np.zeros((T, model.nv)) if rec.dynamic else None
-    qacc = np.zeros_like(rec.qvel)
-    if rec.dynamic:
-        for a, b in rec.spans():
-            if b - a >= 2:
-                qacc[a:b] = np.gradient(rec.qvel[a:b], 1.0 / rec.fps, axis=0)
     foot_of_body = {}
     for i, side in enumerate(SIDES):
         for bid in jm.foot_bodies[side]:
@@ -355,9 +353,11 @@ def compute_signals(model: mujoco.MjModel, jm: JointMap, rec: Recording) -> Sign
                 mujoco.mj_contactForce(model, data, c, f6)
                 frame = con.frame.reshape(3, 3)
                 foot_force[t, side_i] += sgn * (frame.T @ f6[:3])
-            data.qacc[:] = qacc[t]
+            # Inverse dynamics at the forward-dynamics acceleration of the recorded state: finite differences of
+            # 100 Hz states are too coarse for MuJoCo's soft contacts and limits (r ~ 0.4 against the applied
+            # muscle moment on tiny, against 1.0 this way). Net internal moment = muscles + passive joint elements.
             mujoco.mj_inverse(model, data)
-            qfrc[t] = data.qfrc_inverse
+            qfrc[t] = data.qfrc_inverse + data.qfrc_passive
         else:
             mujoco.mj_kinematics(model, data)
         for k, p in jm.points.items():
@@ -410,4 +410,10 @@ def compute_signals(model: mujoco.MjModel, jm: JointMap, rec: Recording) -> Sign
                 a = np.stack([rec.act[:, per_side[s]].mean(axis=1) for s in SIDES], axis=1)
                 # Like the reference EMG envelopes: normalised to the maximum over the recording.
                 values[ch] = a / np.maximum(a.max(axis=0, keepdims=True), 1e-6)
+    if rec.ctrl is not None:
+        # Excitations (the policy's muscle commands), normalised the same way; shown beside the activations.
+        for ch, per_side in jm.emg_ctrls.items():
+            if len(per_side) == 2:
+                u = np.stack([rec.ctrl[:, per_side[s]].mean(axis=1) for s in SIDES], axis=1)
+                values[EXCITATION_PREFIX + ch] = u / np.maximum(u.max(axis=0, keepdims=True), 1e-6)
     return Signals(values=values, site_pos=site_pos, progression=prog, foot_force=foot_force)

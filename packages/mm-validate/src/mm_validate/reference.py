@@ -20,6 +20,7 @@ from mm_validate.quantities import QUANTITIES, UNIT_RANGES
 
 ENV_DIR = "MM_REFERENCE_DIR"
 SCHWARTZ_FILE = "schwartz2008_walking.csv"
+SCHWARTZ_EVENTS = "schwartz2008_events.csv"
 BMCRIC_FILE = "bmcric_running.csv"
 SCHWARTZ_SPEEDS = ("very_slow", "slow", "free", "fast", "very_fast")
 GENERIC_COLUMNS = ("variable", "unit", "percent_cycle", "mean", "sd")
@@ -59,12 +60,23 @@ class Reference:
     """Quantity -> {metric: value} of human variability (e.g. neighbouring speed group against this one)."""
     description: str = ""
     """One line for reports."""
+    stance_pct: tuple[float, float] | None = None
+    """Toe-off (end of stance) as (mean, SD) in % of the cycle, when the dataset gives it."""
+
+
+#: Looked at, in order, when neither a path nor $MM_REFERENCE_DIR is given: $MM_DATA/reference, then the data folder
+#: beside an mm checkout (CI and the dev workspace keep it at ../shared/data/reference from the repo root).
+FALLBACK_DIRS = ("$MM_DATA/reference", "../shared/data/reference")
 
 
 def reference_dir(path: str | Path | None = None) -> Path:
-    """The reference directory: ``path``, else ``$MM_REFERENCE_DIR``; fails saying how to point at the data."""
+    """The reference directory: ``path``, else ``$MM_REFERENCE_DIR``, else the first existing ``FALLBACK_DIRS``."""
     chosen = path if path is not None else os.environ.get(ENV_DIR)
     if not chosen:
+        for cand in FALLBACK_DIRS:
+            p = Path(os.path.expandvars(cand))
+            if "$" not in str(p) and p.is_dir():
+                return p
         raise ReferenceError(
             "no reference data location: pass --reference-dir DIR (the folder with schwartz2008_walking.csv, "
             f"bmcric_running.csv) or set ${ENV_DIR}"
@@ -79,7 +91,7 @@ def reference_dir(path: str | Path | None = None) -> Path:
 
 def _file_in(path: str | Path | None, filename: str) -> Path:
     p = reference_dir(path)
-    f = p / filename if p.is_dir() else p
+    f = (p / filename if p.is_dir() else p).resolve()
     if not f.is_file():
         raise ReferenceError(f"{f}: reference file not found (expected {filename} in {p})")
     return f
@@ -213,8 +225,23 @@ def load_schwartz(path: str | Path | None = None, speed: str = "free") -> Refere
         source=str(f),
         curves=curves,
         baselines=baselines,
+        stance_pct=_schwartz_foot_off(f.with_name(SCHWARTZ_EVENTS), speed),
         description=f"Schwartz et al. 2008, typically developing children walking, {speed} speed group",
     )
+
+
+def _schwartz_foot_off(path: Path, speed: str) -> tuple[float, float] | None:
+    """Ipsilateral foot off (% cycle, mean and SD) of ``speed`` from the events file, if it is there."""
+    if not path.is_file():
+        return None
+    for r in _read_rows(path, ("speed_group", "event", "mean_percent_cycle", "sd_percent_cycle")):
+        if r["speed_group"] == speed and r["event"] == "ipsilateral_foot_off":
+            mean = _float(path, r["_line"], "mean_percent_cycle", r["mean_percent_cycle"])
+            sd = _float(path, r["_line"], "sd_percent_cycle", r["sd_percent_cycle"])
+            if not 0 < mean < 100:
+                raise ReferenceError(f"{path}: line {r['_line']}: foot off at {mean} % is outside 0-100 %")
+            return mean, abs(sd)
+    return None
 
 
 def load_bmcric(path: str | Path | None = None) -> Reference:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mm_validate import gait
-from mm_validate.quantities import QUANTITIES
+from mm_validate.quantities import EXCITATION_PREFIX, QUANTITIES
 
 if TYPE_CHECKING:  # pragma: no cover
     from mm_core.contracts import ValidationReport
@@ -56,6 +56,16 @@ def plot_figures(analysis: Analysis, reference: Reference, out: Path) -> list[Pa
             m, s = rows.mean(axis=0), rows.std(axis=0)
             ax.fill_between(gait.PERCENT, m - s, m + s, color="tab:blue", alpha=0.25, label="simulated ± SD")
             ax.plot(gait.PERCENT, m, color="tab:blue", lw=1.5, label=f"simulated mean ({len(rows)} cycles)")
+            exc = analysis.curves.get(EXCITATION_PREFIX + q)
+            if exc is not None:
+                ax.plot(
+                    gait.PERCENT,
+                    exc.mean(axis=0),
+                    color="tab:orange",
+                    lw=1,
+                    ls="--",
+                    label="excitation (mean)",
+                )
             ax.set_title(q.replace("_", " "), fontsize=10)
             ax.set_xlabel("% gait cycle")
             ax.set_ylabel(QUANTITIES[q].unit)
@@ -121,7 +131,7 @@ interspeed_r: r of neighbouring speed groups' means (human variability).</p>
 <h2>Gait</h2><table>{gait_rows}</table>
 <h2>Notes</h2><ul>{notes}</ul>
 <h2>Figures</h2>{figs}
-<h2>Joint mapping</h2><table>{mapping}</table>
+<h2>Model mapping (joints and muscles)</h2><table>{mapping}</table>
 </body></html>
 """
     path.write_text(doc, encoding="utf-8")

@@ -75,6 +75,8 @@ def validate_recording(
     analysis = analyse(model, rec, dict(spec.feet) or None, events)
     metrics = compare(analysis, reference)
     gait_summary = analysis.summary()
+    if reference.stance_pct is not None:
+        gait_summary["reference_stance_pct"], gait_summary["reference_stance_sd"] = reference.stance_pct
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures = plot_figures(analysis, reference, out) if analysis.curves else []

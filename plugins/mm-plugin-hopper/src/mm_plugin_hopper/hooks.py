@@ -42,6 +42,11 @@ def mm_embodiments() -> list[EmbodimentSpec]:
             physics=PhysicsOptions(nconmax=8, njmax=48),
             source="mm-plugin-hopper",
             description="Example plugin: one muscle-driven leg hopping on a vertical rail (6 muscles)",
-            extras={"initial_std": 0.5},
+            extras={
+                # PPO's initial action std (actions in [-1, 1] map to muscle ctrl (a + 1) / 2).
+                "initial_std": 0.5,
+                # The way the model faces; mm-retarget needs it for models without a left/right pair of sites.
+                "forward": "+x",
+            },
         )
     ]

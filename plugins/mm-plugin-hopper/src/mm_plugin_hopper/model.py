@@ -27,6 +27,7 @@ HOPPER_XML = """
   <default>
     <geom contype="0" conaffinity="0" rgba="0.7 0.55 0.45 1"/>
     <site size="0.006" group="4"/>
+    <muscle ctrlrange="0 1" timeconst="0.01 0.04"/>
     <default class="wrap"><geom type="cylinder" group="3" rgba="0.4 0.4 0.9 0.3"/></default>
   </default>
   <worldbody>
@@ -91,12 +92,12 @@ HOPPER_XML = """
     <spatial name="tibialis_anterior_tendon"><site site="ta_o"/><site site="ta_v"/><site site="ta_i"/></spatial>
   </tendon>
   <actuator>
-    <muscle name="iliopsoas" tendon="iliopsoas_tendon" force="1000" timeconst="0.01 0.04"/>
-    <muscle name="gluteus_maximus" tendon="gluteus_maximus_tendon" force="1500" timeconst="0.01 0.04"/>
-    <muscle name="vasti" tendon="vasti_tendon" force="3000" timeconst="0.01 0.04"/>
-    <muscle name="hamstrings" tendon="hamstrings_tendon" force="1500" timeconst="0.01 0.04"/>
-    <muscle name="soleus" tendon="soleus_tendon" force="1200" timeconst="0.01 0.04"/>
-    <muscle name="tibialis_anterior" tendon="tibialis_anterior_tendon" force="400" timeconst="0.01 0.04"/>
+    <muscle name="iliopsoas" tendon="iliopsoas_tendon" force="1000"/>
+    <muscle name="gluteus_maximus" tendon="gluteus_maximus_tendon" force="1500"/>
+    <muscle name="vasti" tendon="vasti_tendon" force="3000"/>
+    <muscle name="hamstrings" tendon="hamstrings_tendon" force="1500"/>
+    <muscle name="soleus" tendon="soleus_tendon" force="1200"/>
+    <muscle name="tibialis_anterior" tendon="tibialis_anterior_tendon" force="400"/>
   </actuator>
   <sensor>
     <touch name="foot_touch" site="sole"/>

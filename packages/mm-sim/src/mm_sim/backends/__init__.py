@@ -11,15 +11,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from mm_sim.backends.base import BatchedSim
 
 
-def make_sim(
-    name: str, model: Any, num_worlds: int, physics: Any, device: str | None = None
-) -> BatchedSim:
+def make_sim(name: str, model: Any, num_worlds: int, physics: Any, device: str | None = None) -> BatchedSim:
     """The backend registered under ``name`` (``mm_sim_backends`` hook), built for ``num_worlds`` worlds."""
     from mm_core import get_sim_backend
 
     backend = get_sim_backend(name)
     if not backend.is_available():
-        raise RuntimeError(f"simulation backend {name!r} is not available on this machine ({backend.description})")
+        raise RuntimeError(
+            f"simulation backend {name!r} is not available on this machine ({backend.description})"
+        )
     return backend.factory(model, num_worlds, physics, device)
 
 

@@ -73,7 +73,8 @@ class BatchedSim:
         raise NotImplementedError
 
     def physics_step(self) -> None:
-        """Only the ``substeps`` physics steps (no kinematics, no checks): the raw-physics baseline of the bench."""
+        """Only the ``substeps`` physics steps with the current ``ctrl`` (no kinematics, no checks, state tensors
+        not refreshed): the raw-physics baseline of the bench."""
         raise NotImplementedError
 
     def forward(self, worlds: torch.Tensor | None = None) -> None:

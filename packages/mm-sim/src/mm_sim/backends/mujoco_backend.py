@@ -38,7 +38,9 @@ class MujocoSim(BatchedSim):
         import torch
 
         if device not in (None, "cpu"):
-            raise ValueError(f"the 'mujoco' backend runs on the CPU only, got device={device!r}; use backend 'warp'")
+            raise ValueError(
+                f"the 'mujoco' backend runs on the CPU only, got device={device!r}; use backend 'warp'"
+            )
         if num_worlds < 1:
             raise ValueError(f"num_worlds must be >= 1, got {num_worlds}")
         self.model, self.num_worlds, self.substeps = model, num_worlds, physics.substeps
@@ -55,9 +57,14 @@ class MujocoSim(BatchedSim):
             self._buf[f] = np.stack([getattr(d, f).reshape(shape) for d in self.datas]).astype(np.float64)
             setattr(self, f, torch.from_numpy(self._buf[f]))
         # Per world: (buffer row, MjData array) pairs, flat views made once so the step does no lookups.
-        self._state_in = [[(self._buf[f][i], getattr(d, f)) for f in STATE_FIELDS] for i, d in enumerate(self.datas)]
+        self._state_in = [
+            [(self._buf[f][i], getattr(d, f)) for f in STATE_FIELDS] for i, d in enumerate(self.datas)
+        ]
         self._all_out = [
-            [(self._buf[f][i].reshape(getattr(d, f).shape), getattr(d, f)) for f in STATE_FIELDS + DERIVED_FIELDS]
+            [
+                (self._buf[f][i].reshape(getattr(d, f).shape), getattr(d, f))
+                for f in STATE_FIELDS + DERIVED_FIELDS
+            ]
             for i, d in enumerate(self.datas)
         ]
         self._bad_warnings = [
@@ -71,16 +78,21 @@ class MujocoSim(BatchedSim):
         nthreads = num_threads or min(num_worlds, os.cpu_count() or 1)
         bounds = np.linspace(0, num_worlds, nthreads + 1).astype(int)
         self._chunks = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-        self._pool = ThreadPoolExecutor(nthreads, thread_name_prefix="mm-sim") if len(self._chunks) > 1 else None
+        self._pool = (
+            ThreadPoolExecutor(nthreads - 1, thread_name_prefix="mm-sim") if len(self._chunks) > 1 else None
+        )
 
     def _run(self, fn: Any, worlds: list[range] | None = None) -> None:
         chunks = worlds if worlds is not None else self._chunks
         if self._pool is None or len(chunks) == 1:
             for c in chunks:
                 fn(c)
-        else:
-            for fut in [self._pool.submit(fn, c) for c in chunks]:
-                fut.result()
+            return
+        # The calling thread takes the first chunk itself: one thread fewer to wake per step.
+        futures = [self._pool.submit(fn, c) for c in chunks[1:]]
+        fn(chunks[0])
+        for fut in futures:
+            fut.result()
 
     def _step_chunk(self, worlds: range) -> None:
         mj, m, n = self._mj, self.model, self.substeps
@@ -104,6 +116,7 @@ class MujocoSim(BatchedSim):
         mj, m, n = self._mj, self.model, self.substeps
         for i in worlds:
             d = self.datas[i]
+            d.ctrl[:] = self._buf["ctrl"][i]
             for _ in range(n):
                 mj.mj_step(m, d)
 

@@ -38,7 +38,6 @@ class WarpSim(BatchedSim):
     def __init__(
         self, model: mujoco.MjModel, num_worlds: int, physics: PhysicsOptions, device: str | None = None
     ) -> None:
-        import mujoco
         import mujoco_warp as mjw
         import torch
         import warp as wp
@@ -57,23 +56,26 @@ class WarpSim(BatchedSim):
         self.model, self.num_worlds, self.substeps = model, num_worlds, physics.substeps
         self._wp, self._mjw = wp, mjw
         self._wdevice = wp.get_device(device)
-        self.device = torch.device("cuda", self._wdevice.ordinal) if self._wdevice.is_cuda else torch.device("cpu")
+        self.device = (
+            torch.device("cuda", self._wdevice.ordinal) if self._wdevice.is_cuda else torch.device("cpu")
+        )
         self.nconmax, self.njmax = physics.nconmax, physics.njmax
         with wp.ScopedDevice(self._wdevice):
             self.wm = mjw.put_model(model)
             # We report overflows ourselves (below); kernel printf from inside a CUDA graph is noise.
             self.wm.opt.warn_overflow = 0
-            d0 = mujoco.MjData(model)
-            mujoco.mj_forward(model, d0)
-            self.wd = mjw.put_data(model, d0, nworld=num_worlds, nconmax=physics.nconmax, njmax=physics.njmax)
+            # make_data (not put_data of a forwarded MjData): the initial contacts may exceed the budget, which
+            # must show up as a reported overflow, not as a construction error.
+            self.wd = mjw.make_data(model, nworld=num_worlds, nconmax=physics.nconmax, njmax=physics.njmax)
         for f in STATE_FIELDS + DERIVED_FIELDS:
             setattr(self, f, wp.to_torch(getattr(self.wd, f)))
         self._overflow = wp.to_torch(self.wd.overflow)
         # Budget overflows only: the solver's iteration-limit bits are expected at 4 iterations.
-        o = mjw._src.types.OverflowType
+        o = mjw.OverflowType
         self._budget_bits = int(o.ALL & ~(o.ITERATIONS | o.LS_ITERATIONS))
         self.nonfinite = torch.zeros(num_worlds, dtype=torch.bool, device=self.device)
-        self._graph: Any = None
+        self._graphs: dict[str, Any] = {}
+        self.forward()
 
     def _physics(self) -> None:
         for _ in range(self.substeps):
@@ -85,18 +87,33 @@ class WarpSim(BatchedSim):
         self._mjw.com_pos(self.wm, self.wd)
         self._mjw.com_vel(self.wm, self.wd)
 
-    def _launch(self, fn: Any) -> None:
+    def _launch(self, fn: Any, graph: bool = True) -> None:
+        """Run ``fn`` (Warp launches) ordered with torch's work on the device; on CUDA replay it as a CUDA graph
+        (captured at the first call, keyed by the function's name)."""
         wp = self._wp
         with wp.ScopedDevice(self._wdevice):
             if not self._wdevice.is_cuda:
                 fn()
                 return
-            if self._graph is None or self._graph[0] is not fn:
-                fn()  # compile and load every kernel before capture
-                with wp.ScopedCapture() as capture:
-                    fn()
-                self._graph = (fn, capture.graph)
-            wp.capture_launch(self._graph[1])
+            import torch
+
+            # Warp launches on its own stream: wait for torch's writes (ctrl, resets) before, and make torch's
+            # stream wait for the physics after, so the zero-copy views are never read mid-step.
+            torch_stream = wp.stream_from_torch(torch.cuda.current_stream(self.device))
+            stream = self._wdevice.stream
+            stream.wait_stream(torch_stream)
+            if not graph:
+                fn()
+            else:
+                key = fn.__name__
+                if key in self._graphs:
+                    wp.capture_launch(self._graphs[key])
+                else:
+                    fn()  # this call's step; it also compiles and loads every kernel before the capture
+                    with wp.ScopedCapture(device=self._wdevice) as capture:
+                        fn()  # recorded, not run
+                    self._graphs[key] = capture.graph
+            torch_stream.wait_stream(stream)
 
     def step(self) -> None:
         self._launch(self._control_step)
@@ -114,7 +131,7 @@ class WarpSim(BatchedSim):
             n, flags = int(bad.sum()), int(self._overflow[bad][0])
             warnings.warn(
                 f"MuJoCo Warp: {n} world(s) overflowed their budget (flags {flags:#x}: "
-                f"{self._mjw._src.types.OverflowType(flags & self._budget_bits)!r}; nconmax={self.nconmax}, "
+                f"{self._mjw.OverflowType(flags & self._budget_bits)!r}; nconmax={self.nconmax}, "
                 f"njmax={self.njmax} per world); raise physics.nconmax / physics.njmax of the embodiment",
                 RuntimeWarning,
                 stacklevel=3,
@@ -124,11 +141,18 @@ class WarpSim(BatchedSim):
     def forward(self, worlds: torch.Tensor | None = None) -> None:
         # mjw.forward has no world mask; recomputing the others from their unchanged state is harmless.
         self._overflow[worlds if worlds is not None else slice(None)] = 0
-        with self._wp.ScopedDevice(self._wdevice):
-            self._mjw.forward(self.wm, self.wd)
+        self._launch(self._forward, graph=False)
+
+    def _forward(self) -> None:
+        self._mjw.forward(self.wm, self.wd)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "nconmax": self.nconmax, "njmax": self.njmax, "cuda_graph": self._wdevice.is_cuda}
+        return {
+            **super().describe(),
+            "nconmax": self.nconmax,
+            "njmax": self.njmax,
+            "cuda_graph": self._wdevice.is_cuda,
+        }
 
 
 def make_warp_sim(

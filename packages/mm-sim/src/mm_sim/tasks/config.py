@@ -80,7 +80,9 @@ class TaskConfig:
     kernel instead of ~200 small ops per step (first step compiles, ~1 min on CPU; cached on disk after)."""
 
     @classmethod
-    def for_embodiment(cls, spec: EmbodimentSpec, *, evaluation: bool = False, **overrides: Any) -> TaskConfig:
+    def for_embodiment(
+        cls, spec: EmbodimentSpec, *, evaluation: bool = False, **overrides: Any
+    ) -> TaskConfig:
         """Defaults for ``spec`` (facts-sheet weights by root type), then ``spec.extras``, then ``overrides``.
 
         ``extras`` keys read: ``reward_weights`` (term -> weight; 0 removes the term), ``reward_sharpness``

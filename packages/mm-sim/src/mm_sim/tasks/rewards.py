@@ -83,15 +83,31 @@ def activation_energy(env: Any) -> torch.Tensor:
 BUILTIN: list[RewardTerm] = [
     RewardTerm(name="qpos", fn=qpos, weight=0.1, params={"k": 10.0}, description=qpos.__doc__ or ""),
     RewardTerm(name="qvel", fn=qvel, weight=0.1, params={"k": 2.0}, description=qvel.__doc__ or ""),
-    RewardTerm(name="root_pos", fn=root_pos, weight=0.1, params={"k": 10.0}, description=root_pos.__doc__ or ""),
-    RewardTerm(name="root_vel", fn=root_vel, weight=0.1, params={"k": 10.0}, description=root_vel.__doc__ or ""),
-    RewardTerm(name="site_pos", fn=site_pos, weight=0.6, params={"k": 100.0}, description=site_pos.__doc__ or ""),
-    RewardTerm(name="site_rot", fn=site_rot, weight=0.01, params={"k": 10.0}, description=site_rot.__doc__ or ""),
     RewardTerm(
-        name="site_angvel", fn=site_angvel, weight=0.1, params={"k": 0.1}, description=site_angvel.__doc__ or ""
+        name="root_pos", fn=root_pos, weight=0.1, params={"k": 10.0}, description=root_pos.__doc__ or ""
     ),
     RewardTerm(
-        name="site_linvel", fn=site_linvel, weight=0.1, params={"k": 0.1}, description=site_linvel.__doc__ or ""
+        name="root_vel", fn=root_vel, weight=0.1, params={"k": 10.0}, description=root_vel.__doc__ or ""
+    ),
+    RewardTerm(
+        name="site_pos", fn=site_pos, weight=0.6, params={"k": 100.0}, description=site_pos.__doc__ or ""
+    ),
+    RewardTerm(
+        name="site_rot", fn=site_rot, weight=0.01, params={"k": 10.0}, description=site_rot.__doc__ or ""
+    ),
+    RewardTerm(
+        name="site_angvel",
+        fn=site_angvel,
+        weight=0.1,
+        params={"k": 0.1},
+        description=site_angvel.__doc__ or "",
+    ),
+    RewardTerm(
+        name="site_linvel",
+        fn=site_linvel,
+        weight=0.1,
+        params={"k": 0.1},
+        description=site_linvel.__doc__ or "",
     ),
     RewardTerm(
         name="action_out_of_range",
@@ -99,7 +115,9 @@ BUILTIN: list[RewardTerm] = [
         weight=0.01,
         description="penalty: " + (action_out_of_range.__doc__ or ""),
     ),
-    RewardTerm(name="action_rate", fn=action_rate, weight=0.01, description="penalty: " + (action_rate.__doc__ or "")),
+    RewardTerm(
+        name="action_rate", fn=action_rate, weight=0.01, description="penalty: " + (action_rate.__doc__ or "")
+    ),
     RewardTerm(
         name="activation_energy",
         fn=activation_energy,

@@ -1,0 +1,139 @@
+"""Backend parity (C MuJoCo vs MuJoCo Warp on Warp's CPU device), NaN detection and contact-budget overflow."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from mm_core import PhysicsOptions, get_embodiment
+from mm_sim.backends import make_sim
+from mm_sim.motion import sinusoid_clip
+
+# Control steps compared per embodiment (each = 5 physics steps): a few for the big models, which step slowly on
+# Warp's CPU device. Tolerances: float32 (Warp) vs float64 (C) over these horizons; measured max errors are ~10x
+# below them (e.g. qpos ~1e-5 on bimanual after 5 control steps).
+CASES = {
+    "tiny": 10,
+    "bimanual-nofingers": 5,
+    "bimanual": 3,
+    "myofullbody-nofingers": 2,
+    "myofullbody": 1,
+}
+QPOS_TOL = 1e-3  # rad or m
+QVEL_TOL = 5e-2  # rad/s or m/s, relative to max(1, |qvel|)
+ACT_TOL = 1e-4
+FORCE_TOL = 1e-2  # relative to the largest muscle force
+
+
+def _same_start(name: str, worlds: int = 2):
+    """Both backends at the same mid-motion state (a frame of a kinematic motion), with the same random ctrl."""
+    spec = get_embodiment(name)
+    model = spec.compile()
+    clip = sinusoid_clip(model, spec, seconds=0.5)
+    sims = [make_sim(b, model, worlds, spec.physics, "cpu") for b in ("mujoco", "warp")]
+    ctrl = torch.rand(worlds, model.nu, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for s in sims:
+        for w in range(worlds):
+            s.qpos[w] = torch.as_tensor(clip.qpos[10 + 5 * w])
+            s.qvel[w] = torch.as_tensor(clip.qvel[10 + 5 * w])
+        s.act.zero_()
+        s.forward()
+    return spec, sims, ctrl
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_backends_agree(name: str) -> None:
+    spec, (c, w), ctrl = _same_start(name)
+    for _ in range(CASES[name]):
+        for s in (c, w):
+            s.ctrl.copy_(ctrl)
+            s.step()
+    assert not c.nonfinite.any() and not w.nonfinite.any()
+    err = {
+        "qpos": (c.qpos - w.qpos.double()).abs().max().item(),
+        "qvel": ((c.qvel - w.qvel.double()).abs() / c.qvel.abs().clamp_min(1)).max().item(),
+        "act": (c.act - w.act.double()).abs().max().item(),
+        "force": (
+            (c.actuator_force - w.actuator_force.double()).abs().max() / c.actuator_force.abs().max()
+        ).item(),
+        "site_xpos": (c.site_xpos - w.site_xpos.double()).abs().max().item(),
+    }
+    tol = {"qpos": QPOS_TOL, "qvel": QVEL_TOL, "act": ACT_TOL, "force": FORCE_TOL, "site_xpos": QPOS_TOL}
+    bad = {k: v for k, v in err.items() if v > tol[k]}
+    assert not bad, f"{name}: backends differ after {CASES[name]} control steps: {bad} (tolerances {tol})"
+
+
+def test_kinematics_pass_matches_state() -> None:
+    """After step(), sites and body velocities describe the *new* state (mj_kinematics/comPos/comVel ran)."""
+    import mujoco
+
+    spec, (c, _), ctrl = _same_start("tiny", worlds=1)
+    c.ctrl.copy_(ctrl)
+    c.step()
+    d = mujoco.MjData(c.model)
+    d.qpos[:], d.qvel[:] = c.qpos[0].numpy(), c.qvel[0].numpy()
+    mujoco.mj_forward(c.model, d)
+    np.testing.assert_allclose(c.site_xpos[0].numpy(), d.site_xpos, atol=1e-12)
+    np.testing.assert_allclose(c.cvel[0].numpy(), d.cvel, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["mujoco", "warp"])
+def test_nonfinite_world_is_flagged_alone(backend: str) -> None:
+    spec, sims, _ = _same_start("tiny", worlds=2)
+    sim = sims[0] if backend == "mujoco" else sims[1]
+    sim.qvel[0, 0] = float("nan")
+    sim.step()
+    assert sim.nonfinite.tolist() == [True, False]
+    assert torch.isfinite(sim.qpos[1]).all()
+
+
+_PILE = """<mujoco><option timestep="0.002"/><worldbody><geom type="plane" size="2 2 .1"/>
+  <body pos="0 0 .05"><freejoint/><geom type="box" size=".1 .1 .05"/></body>
+  <body pos=".5 0 .05"><freejoint/><geom type="box" size=".1 .1 .05"/></body></worldbody></mujoco>"""
+
+
+def test_warp_contact_overflow_is_reported() -> None:
+    import mujoco
+
+    model = mujoco.MjModel.from_xml_string(_PILE)
+    sim = make_sim("warp", model, 2, PhysicsOptions(nconmax=1, njmax=8), "cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sim.step()
+    assert sim.overflow_count == 1
+    assert any("overflowed" in str(w.message) and "nconmax=1" in str(w.message) for w in caught)
+
+
+def test_mujoco_backend_rejects_cuda() -> None:
+    spec = get_embodiment("tiny")
+    with pytest.raises(ValueError, match="CPU only"):
+        make_sim("mujoco", spec.compile(), 1, spec.physics, "cuda:0")
+
+
+def test_unknown_backend_lists_valid_names() -> None:
+    spec = get_embodiment("tiny")
+    with pytest.raises(LookupError, match="mujoco.*warp"):
+        make_sim("bullet", spec.compile(), 1, spec.physics)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA (the CUDA-graph path of the warp backend)"
+)
+def test_warp_cuda_graph_matches_c_mujoco() -> None:
+    spec, (c, _), ctrl = _same_start("bimanual-nofingers")
+    g = make_sim("warp", c.model, 2, spec.physics, "cuda:0")
+    g.qpos.copy_(c.qpos)
+    g.qvel.copy_(c.qvel)
+    g.forward()
+    for _ in range(5):
+        c.ctrl.copy_(ctrl)
+        g.ctrl.copy_(ctrl)
+        c.step()
+        g.step()
+    assert list(g._graphs) == ["_control_step"]  # captured once, replayed
+    assert (c.qpos - g.qpos.double().cpu()).abs().max().item() < QPOS_TOL
+    assert not g.nonfinite.any()

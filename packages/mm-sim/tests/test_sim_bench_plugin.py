@@ -1,0 +1,126 @@
+"""The bench (CLI and module), the plugin records, config defaults from the embodiments, and torch.compile."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from mm_core import get_embodiment, get_reward_term, get_sim_backend
+from mm_core.registry import UnknownNameError
+from mm_sim import make_env
+from mm_sim.motion import sinusoid_clip
+from mm_sim.tasks.config import TaskConfig
+
+
+def test_bench_cli_reports_task_physics_and_ratio() -> None:
+    from mm_core.cli import build_app
+
+    args = [
+        "sim",
+        "bench",
+        "--embodiment",
+        "tiny",
+        "--backend",
+        "mujoco",
+        "--worlds",
+        "2",
+        "--steps",
+        "10",
+        "--eager",
+        "--json",
+    ]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.output)
+    assert r["embodiment"] == "tiny" and r["backend"] == "mujoco" and r["worlds"] == 2 and r["steps"] == 10
+    assert r["task_steps_per_s"] > 0 and r["physics_steps_per_s"] > 0
+    assert r["ratio"] == pytest.approx(r["task_steps_per_s"] / r["physics_steps_per_s"], rel=1e-3)
+
+
+def test_bench_cli_bad_input_is_a_clear_error() -> None:
+    from mm_core.cli import build_app
+
+    result = CliRunner().invoke(build_app(), ["sim", "bench", "--embodiment", "nope", "--backend", "mujoco"])
+    assert result.exit_code == 2 and "unknown embodiment 'nope'" in result.output and "tiny" in result.output
+
+
+def test_plugin_is_light_and_registers_backends_and_terms() -> None:
+    code = "import sys, mm_sim.plugin, mm_sim; assert not {'torch', 'mujoco', 'warp'} & set(sys.modules), sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert get_sim_backend("mujoco").is_available() and get_sim_backend("warp").is_available()
+    for name in (
+        "qpos",
+        "qvel",
+        "root_pos",
+        "root_vel",
+        "site_pos",
+        "site_rot",
+        "site_angvel",
+        "site_linvel",
+    ):
+        assert callable(get_reward_term(name).fn)
+    assert get_reward_term("action_out_of_range").weight == 0.01
+
+
+def test_unknown_reward_term_names_the_valid_ones() -> None:
+    spec = get_embodiment("tiny")
+    clip = sinusoid_clip(spec.compile(), spec, seconds=0.2)
+    cfg = TaskConfig.for_embodiment(spec)
+    cfg.rewards["walk_nicely"] = cfg.rewards["qpos"]
+    with pytest.raises(UnknownNameError, match="walk_nicely.*site_pos"):
+        make_env(spec, [clip], backend="mujoco", num_worlds=1, config=cfg)
+
+
+def test_config_defaults_follow_embodiment_extras() -> None:
+    tiny = TaskConfig.for_embodiment(get_embodiment("tiny"))
+    assert tiny.terminations["site_abs_error"].params == {"threshold": 0.3}
+    assert TaskConfig.for_embodiment(get_embodiment("tiny"), evaluation=True).terminations[
+        "site_abs_error"
+    ].params == {"threshold": 0.2}
+    arm = TaskConfig.for_embodiment(get_embodiment("bimanual-nofingers"))
+    assert {n: t.weight for n, t in arm.rewards.items()} == {
+        "qpos": 0.5, "qvel": 0.5, "site_pos": 2.0, "site_rot": 0.2, "site_angvel": 0.5, "site_linvel": 0.5
+    }  # fmt: skip
+    assert arm.terminations["site_abs_error"].params == {"threshold": 0.05}
+    body = TaskConfig.for_embodiment(get_embodiment("myofullbody-nofingers"), evaluation=True)
+    assert body.terminations["site_rel_error"].params == {"threshold": 0.5}
+    assert body.rewards["site_pos"].weight == 0.6 and body.rewards["site_pos"].params == {"k": 100.0}
+    assert TaskConfig.from_dict(body.to_dict()) == body
+
+
+@pytest.mark.slow
+def test_compiled_task_matches_eager() -> None:
+    spec = get_embodiment("tiny")
+    clip = sinusoid_clip(spec.compile(), spec, seconds=1.0)
+    envs = [
+        make_env(
+            spec, [clip], backend="mujoco", num_worlds=2, config=TaskConfig.for_embodiment(spec, compile=c)
+        )
+        for c in (False, True)
+    ]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        a = torch.rand(2, spec.compile().nu, generator=g) * 2 - 1
+        (o1, r1, t1, u1, _), (o2, r2, t2, u2, _) = (e.step(a) for e in envs)
+        torch.testing.assert_close(o1, o2, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(r1, r2, rtol=1e-5, atol=1e-6)
+        assert torch.equal(t1, t2) and torch.equal(u1, u2)
+
+
+def test_terms_given_as_numbers_use_registered_defaults() -> None:
+    spec = get_embodiment("tiny")
+    clip = sinusoid_clip(spec.compile(), spec, seconds=0.3)
+    cfg = TaskConfig.for_embodiment(spec)
+    cfg.rewards = {"qpos": 0.3}  # as `--set task.rewards.qpos=0.3` leaves it
+    cfg.terminations = {"site_abs_error": 0.5}
+    env = make_env(spec, [clip], backend="mujoco", num_worlds=1, config=cfg)
+    assert env.config.rewards["qpos"].weight == 0.3 and env.config.rewards["qpos"].params == {"k": 10.0}
+    assert env.config.terminations["site_abs_error"].params == {"threshold": 0.5}
+    assert cfg.rewards == {"qpos": 0.3}, "the caller's config is not modified"
+    _, reward, *_ = env.step(torch.zeros(1, env.num_actions))
+    assert 0 < reward.item() <= 0.3
