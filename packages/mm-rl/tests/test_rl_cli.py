@@ -67,7 +67,7 @@ def test_train_resume_eval_render(app, tmp_path: Path) -> None:
     from mm_rl.checkpoint import load_policy
 
     policy, meta = load_policy(tmp_path / "ft" / "checkpoints" / "step_00000000.json")
-    assert abs(float(policy.log_std.exp().mean()) - 0.2) < 1e-5 and meta["update"] == 0
+    assert abs(float(policy.log_std.detach().exp().mean()) - 0.2) < 1e-5 and meta["update"] == 0
 
     # Rendering in a fresh process: MuJoCo picks its OpenGL backend (MUJOCO_GL) when first imported.
     out = tmp_path / "clip.mp4"

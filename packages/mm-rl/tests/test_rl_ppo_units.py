@@ -144,3 +144,25 @@ def test_config_overrides_and_errors(tmp_path) -> None:
     cfg = TrainConfig()
     set_key(cfg, "policy.init_std", 2)
     assert cfg.policy.init_std == 2.0
+
+
+def test_small_muon_matches_torch_muon() -> None:
+    from mm_rl.muon import SmallMuon, orthogonalise
+
+    if not hasattr(torch.optim, "Muon"):
+        pytest.skip("this torch has no torch.optim.Muon to compare with")
+    g = torch.Generator().manual_seed(0)
+    w0 = torch.randn(24, 40, generator=g)
+    grads = [torch.randn(24, 40, generator=g) for _ in range(3)]
+    a, b = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(w0.clone())
+    ours = SmallMuon([a], lr=0.01)
+    ref = torch.optim.Muon([b], lr=0.01, weight_decay=0.0, adjust_lr_fn="match_rms_adamw")
+    for grad in grads:
+        a.grad, b.grad = grad.clone(), grad.clone()
+        ours.step()
+        ref.step()
+    # torch orthogonalises in bfloat16, ours in float32 on CPU: equal up to bfloat16 precision.
+    assert torch.allclose(a, b, atol=3e-3), (a - b).abs().max()
+    assert not torch.allclose(a, w0, atol=1e-2)
+    s = torch.linalg.svdvals(orthogonalise(grads[0]))
+    assert float(s.min()) > 0.5 and float(s.max()) < 1.5  # ~orthogonal: singular values near 1

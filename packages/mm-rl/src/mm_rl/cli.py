@@ -124,11 +124,25 @@ def _run_training(cfg: Any, run_dir: Path, resume_from: Path | None, reset_std: 
             typer.echo(
                 f"{run_dir} already finished its budget ({trainer.update} updates); give a larger one to go on"
             )
-        summary = trainer.run()
+        try:
+            summary = trainer.run()
+        except KeyboardInterrupt:
+            last = checkpoint_stem(run_dir)
+            typer.secho(
+                f"interrupted at update {trainer.update}; re-run the same command to resume from {last}",
+                fg="yellow",
+                err=True,
+            )
+            raise typer.Exit(130) from None
         trainer.close()
     except (ConfigError, TrainError, CheckpointError, MotionInputError, ContractError, RegistryError) as e:
         raise fail(str(e)) from e
     return summary if trainer.dist.main else None
+
+
+def checkpoint_stem(run_dir: Path) -> str:
+    latest = run_dir / "checkpoints" / "latest"
+    return latest.read_text().strip() if latest.is_file() else "the start"
 
 
 def _before_after(run_dir: Path) -> dict[str, Any]:

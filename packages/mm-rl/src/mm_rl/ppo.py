@@ -110,11 +110,10 @@ def make_optimizers(policy: nn.Module, cfg: PPOConfig) -> list[torch.optim.Optim
     others = [p for p in policy.parameters() if p.ndim != 2]
     if not cfg.muon:
         return [torch.optim.Adam(list(policy.parameters()), lr=cfg.lr, eps=1e-5)]
-    # torch's Muon with the AdamW-RMS-matching scale, so one learning rate serves both optimisers.
-    muon = torch.optim.Muon(
-        matrices, lr=cfg.lr, weight_decay=0.0, momentum=0.95, nesterov=True, adjust_lr_fn="match_rms_adamw"
-    )
-    return [muon, torch.optim.Adam(others, lr=cfg.lr, eps=1e-5)]
+    from mm_rl.muon import make_muon
+
+    # Muon's update is scaled to AdamW's RMS, so one learning rate serves both optimisers.
+    return [make_muon(matrices, cfg.lr), torch.optim.Adam(others, lr=cfg.lr, eps=1e-5)]
 
 
 class PPO:

@@ -161,7 +161,7 @@ def rollout(
     from rich.progress import Progress
 
     with torch.no_grad(), Progress(disable=not opts.progress, transient=True) as bar:
-        task = bar.add_task(f"rollout {Path(str(checkpoint)).name}", total=T)
+        progress = bar.add_task(f"rollout {Path(str(checkpoint)).name}", total=T)
         for k in range(T):
             # The state before the step and the excitation applied during it.
             buf["qpos"][k] = sim.qpos.detach().cpu().numpy()
@@ -172,7 +172,7 @@ def rollout(
             buf["ctrl"][k] = ((actions.clamp(-1, 1) + 1) / 2).detach().cpu().numpy()
             obs, _, term, trunc, _ = env.step(actions)
             done[k] = (term | trunc).detach().cpu().numpy()
-            bar.advance(task)
+            bar.advance(progress)
     # Flatten worlds one after another; an episode ends at a done step, the next starts from the reset state.
     segments, start = [], 0
     for w in range(N):
