@@ -42,8 +42,14 @@ def test_train_resume_eval_render(app, tmp_path: Path) -> None:
     # Re-running with a larger budget continues from the latest checkpoint.
     res = _run(app, ["train", "--updates", "3", "--run-dir", str(run), "--json", *SMALL])
     assert res.exit_code == 0, res.output
-    rows = (run / "metrics.csv").read_text().strip().splitlines()
-    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    import csv
+
+    with open(run / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["update"] for r in rows] == ["1", "2", "3"]
+    # Linear decay over the budget in force: 2 updates (1, 1/2), then 3 after the resume (1/3 left).
+    lr = [float(r["lr"]) for r in rows]
+    assert lr == pytest.approx([cfg["ppo"]["lr"], cfg["ppo"]["lr"] / 2, cfg["ppo"]["lr"] / 3])
 
     # A different config on the same run dir is refused with a clear message.
     res = _run(app, ["train", "--updates", "4", "--run-dir", str(run), *SMALL, "--set", "ppo.lr=0.1"])
@@ -104,3 +110,15 @@ def test_user_errors_are_clear(app, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no checkpoint found" in res.output
     res = _run(app, ["train", "-e", "no-such-model", "--updates", "1", "--run-dir", str(tmp_path / "r")])
     assert res.exit_code == 2 and "unknown embodiment" in res.output
+
+
+def test_kinematic_walk_fallback_is_a_valid_moving_clip(tmp_path: Path) -> None:
+    from mm_core import MotionClip
+    from mm_rl.motions import kinematic_walk
+
+    clip = kinematic_walk("tiny", seconds=1.0)
+    path = clip.save(tmp_path / "walk.npz")
+    again = MotionClip.load(path)
+    assert again.num_frames == 101 and again.site_names[0] == "mimic_pelvis"
+    assert again.qpos.std(0).max() > 0.1  # the legs swing
+    assert again.site_pos[:, 1:].std(0).max() > 0.05  # and so do the tracked sites

@@ -9,12 +9,17 @@ import pytest
 import torch
 
 from mm_core import PhysicsOptions, get_embodiment
+from mm_core.registry import embodiments
 from mm_sim.backends import make_sim
 from mm_sim.motion import sinusoid_clip
 
+if "tiny" not in embodiments.names():  # the built-in models come from mm-models (a dev dependency)
+    pytest.skip("needs the built-in embodiments: install mm-models", allow_module_level=True)
+
 # Control steps compared per embodiment (each = 5 physics steps): a few for the big models, which step slowly on
-# Warp's CPU device. Tolerances: float32 (Warp) vs float64 (C) over these horizons; measured max errors are ~10x
-# below them (e.g. qpos ~1e-5 on bimanual after 5 control steps).
+# Warp's CPU device. Tolerances: float32 (Warp) vs float64 (C); measured maxima on these cases (MuJoCo 4.0,
+# mujoco-warp 4.0, CPU) are qpos 1.7e-5, qvel 1.3e-3 (relative), act 1.2e-7, force 4.2e-5 (relative), sites 2.6e-6:
+# the tolerances sit ~10x above them so a real divergence fails.
 CASES = {
     "tiny": 10,
     "bimanual-nofingers": 5,
@@ -22,10 +27,10 @@ CASES = {
     "myofullbody-nofingers": 2,
     "myofullbody": 1,
 }
-QPOS_TOL = 1e-3  # rad or m
-QVEL_TOL = 5e-2  # rad/s or m/s, relative to max(1, |qvel|)
-ACT_TOL = 1e-4
-FORCE_TOL = 1e-2  # relative to the largest muscle force
+QPOS_TOL = 2e-4  # rad or m (also used for site positions)
+QVEL_TOL = 1.5e-2  # relative to max(1, |qvel|)
+ACT_TOL = 1e-5
+FORCE_TOL = 5e-4  # relative to the largest muscle force
 
 
 def _same_start(name: str, worlds: int = 2):

@@ -38,7 +38,9 @@ def train(
         None, "--backend", help="Simulation backend: warp or mujoco (default: mm-sim's)."
     ),
     num_worlds: int = typer.Option(None, "--num-worlds", "-n", help="Parallel worlds per process."),
-    samples: int = typer.Option(None, "--samples", help="Budget: samples (control steps over all worlds)."),
+    samples: float = typer.Option(
+        None, "--samples", help="Budget: samples (control steps over all worlds), e.g. 2e9."
+    ),
     updates: int = typer.Option(None, "--updates", help="Budget: PPO updates."),
     minutes: float = typer.Option(None, "--minutes", help="Budget: wall-clock minutes."),
     config: Path = typer.Option(None, "--config", "-c", help="TOML config file (keys as in config.json)."),
@@ -65,7 +67,7 @@ def train(
             motions=list(motions) if motions else None,
             backend=backend,
             num_worlds=num_worlds,
-            max_samples=samples,
+            max_samples=int(samples) if samples is not None else None,
             max_updates=updates,
             max_minutes=minutes,
             seed=seed,
@@ -96,8 +98,8 @@ def train(
         ba = summary["before_after"]
         print_table(
             [
-                {"metric": k, "before (step 0)": ba["before"][k], "after": ba["after"][k]}
-                for k in EVAL_COLUMNS
+                {"metric": label, "before (step 0)": ba["before"][k], "after": ba["after"][k]}
+                for k, label in EVAL_COLUMNS.items()
             ],
             ["metric", "before (step 0)", "after"],
             title="demo: tracking the generated walk (deterministic policy, from the first frame)",
@@ -137,6 +139,8 @@ def _run_training(cfg: Any, run_dir: Path, resume_from: Path | None, reset_std: 
         trainer.close()
     except (ConfigError, TrainError, CheckpointError, MotionInputError, ContractError, RegistryError) as e:
         raise fail(str(e)) from e
+    except ValueError as e:  # mm-sim's checks of motions and task config name the file or field
+        raise fail(f"cannot set up training: {e}") from e
     return summary if trainer.dist.main else None
 
 
@@ -180,7 +184,7 @@ def evaluate(
         first = list_checkpoints(run_dir)[:1] if (run_dir / "checkpoints").is_dir() else []
         if baseline and first and first[0] != ckpt:
             base = evaluate_checkpoint(first[0], motions=list(motions) if motions else None, backend=backend)
-    except (CheckpointError, MotionInputError, ContractError) as e:
+    except (CheckpointError, MotionInputError, ContractError, ValueError) as e:
         raise fail(str(e)) from e
     if base is not None:
         from mm_core import EvalReport
@@ -198,7 +202,8 @@ def evaluate(
     rows = [{"motion": name, **_short(m)} for name, m in report.per_motion.items()]
     rows.append({"motion": "overall", **_short(report.overall)})
     if base is not None:
-        rows.append({"motion": f"baseline {Path(base.checkpoint).stem}", **_short(base.overall)})
+        step = int(Path(base.checkpoint).stem.removeprefix("step_"))
+        rows.append({"motion": f"baseline (step {step})", **_short(base.overall)})
     print_table(rows, ["motion", *EVAL_COLUMNS.values()], title=f"mm eval {report.checkpoint}")
 
 
@@ -220,7 +225,7 @@ def render(
         ckpt = resolve(target)
         out = out or (ckpt.parent.parent / "render.mp4")
         path = render_checkpoint(ckpt, out, motion=motion, seconds=seconds, width=width, height=height)
-    except (CheckpointError, RenderError) as e:
+    except (CheckpointError, RenderError, ValueError) as e:
         raise fail(str(e)) from e
     typer.echo(f"wrote {path}")
 

@@ -1,5 +1,6 @@
 """Deterministic evaluation: the policy on each motion from its first frame, one episode per motion.
 
+The task is the run's, with the embodiment's evaluation termination thresholds and no time limit.
 Metrics per motion (and overall, frame-weighted where it matters):
 ``early_termination_rate`` (the episode failed before the motion's end), ``frame_coverage`` (frames tracked /
 frames in the motion), ``site_error_rel_m`` (tracked sites relative to the main site vs the reference, mean over
@@ -147,7 +148,9 @@ def evaluate_policy(
 
     device = next(policy.parameters()).device
     clips = [MotionClip.load(p) for p in motion_paths]
-    env = make_env(eval_config(cfg, backend), motion_paths, device, seed=cfg.seed, num_worlds=len(clips))
+    env = make_env(
+        eval_config(cfg, backend), motion_paths, device, seed=cfg.seed, num_worlds=len(clips), evaluation=True
+    )
     if env.num_obs != policy.num_obs or env.num_actions != policy.num_actions:
         raise ValueError(
             f"the task on these motions has {env.num_obs} observations / {env.num_actions} actions, the policy "
@@ -156,8 +159,8 @@ def evaluate_policy(
     per_motion: dict[str, dict[str, float]] = {}
     for path, clip, res in zip(motion_paths, clips, rollout_first_episodes(policy, env, clips), strict=True):
         name = clip.name or Path(path).stem
-        while name in per_motion:
-            name += "'"
+        if name in per_motion:  # two clips of one name: tell them apart by file
+            name = f"{name} ({path})"
         per_motion[name] = res["metrics"]
     return EvalReport(
         checkpoint=checkpoint, embodiment=cfg.embodiment, overall=_overall(per_motion), per_motion=per_motion

@@ -42,10 +42,16 @@ def demo_clip_path(embodiment: str, cache_dir: Path) -> Path:
         return path
     try:
         from mm_retarget.demo import demo_clip  # type: ignore[import-not-found]
-    except ImportError:
-        clip = kinematic_walk(embodiment)
-    else:
+
         clip = demo_clip(embodiment)
+    except Exception as e:  # noqa: BLE001 - the demo must run without (or despite) the optional retargeter
+        import warnings
+
+        if not isinstance(e, ImportError):
+            warnings.warn(
+                f"mm-retarget's demo walk failed ({e}); using a kinematic walk instead", stacklevel=2
+            )
+        clip = kinematic_walk(embodiment)
     clip.save(path)
     return path
 

@@ -61,7 +61,9 @@ def render_checkpoint(
         paths = [by_name[motion]] if motion in by_name else resolve_motion_paths([motion])
     clip_path = paths[0]
     clip = MotionClip.load(clip_path)
-    env = make_env(eval_config(cfg, None), [clip_path], torch.device("cpu"), seed=cfg.seed, num_worlds=1)
+    env = make_env(
+        eval_config(cfg, None), [clip_path], torch.device("cpu"), seed=cfg.seed, num_worlds=1, evaluation=True
+    )
     result = rollout_first_episodes(policy, env, [clip], record=True)[0]
     traj = result["trajectory"]
     if len(traj["qpos"]) == 0:

@@ -27,8 +27,15 @@ class FailureWeightedSampler:
 
     def record(self, clips: np.ndarray, terminated: np.ndarray) -> None:
         """clips: clip index of each finished episode (K,); terminated: whether it failed (K,) bool."""
-        np.add.at(self.episodes, clips, 1.0)
-        np.add.at(self.failures, clips, terminated.astype(float))
+        c = len(self.episodes)
+        self.record_counts(
+            np.bincount(clips, minlength=c), np.bincount(clips, terminated.astype(float), minlength=c)
+        )
+
+    def record_counts(self, episodes: np.ndarray, failures: np.ndarray) -> None:
+        """episodes: finished episodes per clip (C,); failures: how many of them terminated early (C,)."""
+        self.episodes += episodes
+        self.failures += failures
 
     def failure_rate(self) -> np.ndarray:
         p = self.cfg.prior

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from mm_rl import checkpoint
@@ -74,11 +73,12 @@ def pick_device(name: str | None, rank: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
-def task_config(spec: Any, overrides: dict[str, Any]) -> Any:
-    """mm-sim's TaskConfig for the embodiment with ``overrides`` (dotted keys, e.g. ``horizon``) applied."""
+def task_config(spec: Any, overrides: dict[str, Any], evaluation: bool = False) -> Any:
+    """mm-sim's TaskConfig for the embodiment (its evaluation thresholds with ``evaluation``), with ``overrides``
+    (dotted keys, e.g. ``horizon``, ``rewards.site_pos.weight``) applied."""
     from mm_sim.tasks import TaskConfig
 
-    cfg = TaskConfig.for_embodiment(spec)
+    cfg = TaskConfig.for_embodiment(spec, evaluation=evaluation)
     for key, value in overrides.items():
         cfg = _replace_dotted(cfg, key.split("."), value, key)
     return cfg
@@ -103,8 +103,14 @@ def _replace_dotted(obj: Any, parts: list[str], value: Any, key: str) -> Any:
 
 
 def make_env(
-    cfg: TrainConfig, motion_paths: list[Path], device: torch.device, seed: int, num_worlds: int | None = None
+    cfg: TrainConfig,
+    motion_paths: list[Path],
+    device: torch.device,
+    seed: int,
+    num_worlds: int | None = None,
+    evaluation: bool = False,
 ):
+    """mm-sim's ImitationEnv for a train config (``evaluation``: the embodiment's evaluation thresholds)."""
     import mm_sim
     from mm_core import get_embodiment
 
@@ -114,7 +120,7 @@ def make_env(
         [str(p) for p in motion_paths],
         backend=cfg.backend,
         num_worlds=num_worlds or cfg.num_worlds,
-        config=task_config(spec, cfg.task),
+        config=task_config(spec, cfg.task, evaluation),
         device=str(device),
         seed=seed,
     )
@@ -181,6 +187,9 @@ class Trainer:
         reset_std: float | None = None,
         progress: bool = True,
     ) -> None:
+        from mm_core import get_embodiment
+
+        get_embodiment(cfg.embodiment)  # an unknown name fails here, listing the valid ones
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
         self.device = pick_device(cfg.device)
         self.dist = init_distributed(self.device)
@@ -362,19 +371,26 @@ class Trainer:
     # --- one update ---
 
     def rollout(self) -> tuple[Rollout, dict[str, float]]:
-        env, cfg = self.env, self.cfg.ppo
-        T, N = cfg.num_steps, env.num_envs
-        ro = Rollout.empty(T, N, env.num_obs, env.num_actions, self.device)
+        """``num_steps`` control steps of every world with the stochastic policy.
+
+        Statistics accumulate on the device and are read once at the end, so a GPU rollout does not wait on the
+        host each step (only truncations, which are rare, gather their final observations).
+        """
+        env, cfg, dev = self.env, self.cfg.ppo, self.device
+        T, N, C = cfg.num_steps, env.num_envs, env.motions.num_clips
+        ro = Rollout.empty(T, N, env.num_obs, env.num_actions, dev)
         t_env = t_act = 0.0
-        term_sums: dict[str, float] = {}
-        ep = dict(episodes=0.0, terminated=0.0, length=0.0)
-        finished_clips, finished_term = [], []
+        term_sums: dict[str, torch.Tensor] = {}
+        ep = torch.zeros(
+            3, dtype=torch.float64, device=dev
+        )  # finished episodes, of which failed, their steps
+        clip_episodes = torch.zeros(C, dtype=torch.float64, device=dev)
+        clip_failures = torch.zeros(C, dtype=torch.float64, device=dev)
         obs = self.obs
         for t in range(T):
             t0 = time.perf_counter()
             with torch.no_grad():
-                dist = self.policy.distribution(obs)
-                action = dist.sample()
+                action = self.policy.distribution(obs).sample()
             t1 = time.perf_counter()
             # Raw samples: the env clips them to [-1, 1] and penalises the excess (action_out_of_range).
             next_obs, reward, terminated, truncated, info = env.step(action)
@@ -387,37 +403,34 @@ class Trainer:
             if trunc_idx.numel():
                 ro.final_obs.append((t, trunc_idx, info["final_obs"][trunc_idx].clone()))
             for name, val in info.get("reward_terms", {}).items():
-                term_sums[name] = term_sums.get(name, 0.0) + float(val.float().mean())
-            done = terminated | truncated
-            if bool(done.any()):
-                ep["episodes"] += float(done.sum())
-                ep["terminated"] += float(terminated.sum())
-                ep["length"] += float(info["episode_length"][done].float().sum())
-                finished_clips.append(info["clip"][done].cpu().numpy())
-                finished_term.append(terminated[done].cpu().numpy())
+                term_sums[name] = term_sums.get(name, 0.0) + val.float().mean()
+            done, failed = (terminated | truncated).double(), terminated.double()
+            ep += torch.stack([done.sum(), failed.sum(), (info["episode_length"].double() * done).sum()])
+            clip_episodes.index_add_(0, info["clip"], done)
+            clip_failures.index_add_(0, info["clip"], failed)
             obs = next_obs
         self.obs = obs
         ro.last_obs = obs
-        if finished_clips:
-            self.sampler.record(np.concatenate(finished_clips), np.concatenate(finished_term))
-        stats = {f"reward_{k}": v / T for k, v in term_sums.items()}
+        self.sampler.record_counts(clip_episodes.cpu().numpy(), clip_failures.cpu().numpy())
+        stats = {f"reward_{k}": float(v) / T for k, v in term_sums.items()}
         stats["reward"] = float(ro.rewards.mean())
         stats.update(self._episode_stats(ep))
         stats["time_env"], stats["time_act"] = t_env, t_act
         stats["nan_resets"] = float(info.get("nan_resets", 0))
         return ro, stats
 
-    def _episode_stats(self, ep: dict[str, float]) -> dict[str, float]:
-        v = torch.tensor([ep["episodes"], ep["terminated"], ep["length"]], dtype=torch.float64)
+    def _episode_stats(self, ep: torch.Tensor) -> dict[str, float]:
+        """ep: finished episodes, failed ones, their summed lengths (3,), summed over ranks."""
         if self.dist.world > 1:
             import torch.distributed as dist
 
-            dist.all_reduce(v)
-        n = float(v[0])
+            ep = ep.clone()
+            dist.all_reduce(ep)
+        n, failed, length = (float(x) for x in ep.cpu())
         return {
             "episodes": n,
-            "early_termination_rate": float(v[1]) / n if n else float("nan"),
-            "episode_length": float(v[2]) / n if n else float("nan"),
+            "early_termination_rate": failed / n if n else float("nan"),
+            "episode_length": length / n if n else float("nan"),
         }
 
     def total_updates(self) -> int | None:

@@ -97,6 +97,7 @@ def run_bench(
         "embodiment": spec.name,
         "backend": backend,
         "device": str(env.device),
+        "sim": env.sim.describe(),
         "worlds": worlds,
         "steps": steps,
         "substeps": spec.physics.substeps,

@@ -300,11 +300,10 @@ class ImitationEnv:
             failed |= f(self)
         return reward.clamp_min(0.0), failed, terms
 
-    def _evaluate(
-        self,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    def _evaluate(self) -> tuple[Any, ...]:
         """Advance the episode counters, then features, reward, termination and observation of the state after
-        the step (pure tensor maths, compiled with ``torch.compile`` when ``config.compile``)."""
+        the step, and the episode tensors for ``info`` (pure tensor maths, compiled with ``torch.compile`` when
+        ``config.compile``: everything here becomes one graph, so it is kept free of Python branching on data)."""
         self.frame += 1
         self.episode_length += 1
         self._features()
@@ -316,7 +315,13 @@ class ImitationEnv:
         obs = self._observe()
         # cur/ref live only while the terms run: kept on self, a compiled step would have to output every tensor.
         self.cur = self.ref = SimpleNamespace()
-        return obs, reward, terminated, truncated, terms
+        done = terminated | truncated
+        episode = {
+            "clip": self.clip.clone(),
+            "frame": self.frame.clone(),
+            "episode_length": self.episode_length.clone(),
+        }
+        return obs, reward, terminated, truncated, terms, episode, done, done.any()
 
     def step(
         self, actions: torch.Tensor
@@ -337,15 +342,9 @@ class ImitationEnv:
         self.prev_ctrl_action, self.ctrl_action = self.ctrl_action, a.clamp(-1.0, 1.0)
         self.sim.ctrl.copy_((self.ctrl_action + 1.0) * 0.5)
         self.sim.step()
-        obs, reward, terminated, truncated, terms = self._evaluate()
-        info: dict[str, Any] = {
-            "reward_terms": terms,
-            "clip": self.clip.clone(),
-            "frame": self.frame.clone(),
-            "episode_length": self.episode_length.clone(),
-        }
-        done = terminated | truncated
-        if bool(done.any()):
+        obs, reward, terminated, truncated, terms, episode, done, any_done = self._evaluate()
+        info: dict[str, Any] = {"reward_terms": terms, **episode}
+        if bool(any_done):
             nonfinite = self.sim.nonfinite
             if bool(nonfinite.any()):
                 self.nan_resets += int(nonfinite.sum())
@@ -361,6 +360,12 @@ class ImitationEnv:
         info["nan_resets"] = self.nan_resets
         info["overflow_count"] = self.sim.overflow_count
         return obs, reward, terminated, truncated, info
+
+    def close(self) -> None:
+        """Release the backend's threads (C MuJoCo); the env is unusable afterwards."""
+        close = getattr(self.sim, "close", None)
+        if close is not None:
+            close()
 
 
 def make_env(

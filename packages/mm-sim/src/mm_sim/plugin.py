@@ -88,7 +88,9 @@ def mm_cli(app: typer.Typer) -> None:
         if as_json:
             echo_json(result)
         else:
-            print_table([result], list(result), title="mm sim bench")
+            print_table(
+                [{"key": k, "value": v} for k, v in result.items()], ["key", "value"], title="mm sim bench"
+            )
 
     @sim_app.command("backends")
     def backends() -> None:

@@ -41,14 +41,6 @@ def mat_log(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return s * scale.unsqueeze(-1), angle
 
 
-def heading(q: torch.Tensor) -> torch.Tensor:
-    """Yaw (rotation about world z) of quaternions q: w-x-y-z (..., 4) -> (...)."""
-    import torch
-
-    w, x, y, z = q.unbind(-1)
-    return torch.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-
-
 def yaw_inverse(vec: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate world vectors vec (N, ..., 3) by minus the heading given as cos, sin (N,): world -> heading frame."""
     import torch

@@ -144,9 +144,3 @@ class MujocoSim(BatchedSim):
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
-
-
-def make_mujoco_sim(
-    model: mujoco.MjModel, num_worlds: int, physics: PhysicsOptions, device: str | None = None
-) -> MujocoSim:
-    return MujocoSim(model, num_worlds, physics, device)

@@ -153,9 +153,3 @@ class WarpSim(BatchedSim):
             "njmax": self.njmax,
             "cuda_graph": self._wdevice.is_cuda,
         }
-
-
-def make_warp_sim(
-    model: mujoco.MjModel, num_worlds: int, physics: PhysicsOptions, device: str | None = None
-) -> WarpSim:
-    return WarpSim(model, num_worlds, physics, device)
