@@ -24,7 +24,9 @@ def _cases() -> list:
 def test_registry_has_the_builtin_and_example_embodiments() -> None:
     names = set(embodiments.names())
     assert {"myofullbody", "myofullbody-nofingers", "bimanual", "bimanual-nofingers", "tiny"} <= names
-    assert "hopper" in names, "the example plugin mm-plugin-hopper is a workspace member and should be installed"
+    assert "hopper" in names, (
+        "the example plugin mm-plugin-hopper is a workspace member and should be installed"
+    )
 
 
 @pytest.mark.parametrize(("name", "check"), _cases())
