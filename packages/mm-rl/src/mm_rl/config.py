@@ -124,9 +124,21 @@ class TrainConfig:
     """Motion sampling."""
 
 
+#: Embodiments with at most this many actuators get the small CPU-friendly preset (``tiny``, small plugin models).
+SMALL_MODEL_MAX_ACTUATORS = 32
+
+
 def preset(embodiment: str) -> TrainConfig:
-    """Defaults per embodiment: the reference's settings for the big models, a small fast setup for ``tiny``."""
-    if embodiment == "tiny":
+    """Defaults per embodiment: the reference's settings for the MyoSuite models, a small fast setup for small
+    models (``tiny`` and plugin models with few muscles), the full-body setup for any other large model."""
+    if embodiment.startswith("bimanual"):
+        return TrainConfig(
+            embodiment=embodiment,
+            num_worlds=8192,
+            policy=PolicyConfig(actor_width=1024, actor_depth=4, critic_width=1024, critic_depth=4),
+            ppo=PPOConfig(num_steps=10, num_minibatches=32, lr_decay=False),
+        )
+    if not embodiment.startswith("myofullbody") and _num_actuators(embodiment) <= SMALL_MODEL_MAX_ACTUATORS:
         # Small nets and short rollouts so the CPU demo learns within a few minutes on 2 cores.
         return TrainConfig(
             embodiment=embodiment,
@@ -139,14 +151,13 @@ def preset(embodiment: str) -> TrainConfig:
             policy=PolicyConfig(actor_width=128, actor_depth=2, critic_width=128, critic_depth=2),
             ppo=PPOConfig(num_steps=32, num_minibatches=8, epochs=2, lr=3e-3),
         )
-    if embodiment.startswith("bimanual"):
-        return TrainConfig(
-            embodiment=embodiment,
-            num_worlds=8192,
-            policy=PolicyConfig(actor_width=1024, actor_depth=4, critic_width=1024, critic_depth=4),
-            ppo=PPOConfig(num_steps=10, num_minibatches=32, lr_decay=False),
-        )
     return TrainConfig(embodiment=embodiment, num_worlds=8192)
+
+
+def _num_actuators(embodiment: str) -> int:
+    from mm_core import get_embodiment
+
+    return int(get_embodiment(embodiment).compile().nu)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
