@@ -145,6 +145,10 @@ def warp_rollout(emb: EmbodimentSpec, steps: int = CONFORMANCE_STEPS) -> np.ndar
     import mujoco_warp as mjw
     import warp as wp
 
+    # No per-kernel load lines in `mm plugins check` (INFO level in newer Warp, `quiet` in older).
+    if hasattr(wp, "LOG_WARNING"):
+        wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
+    wp.config.quiet = True
     m, d, ctrl = _initial_state(emb)
     d.ctrl[:] = ctrl
     device = "cuda:0" if wp.is_cuda_available() else "cpu"
