@@ -57,6 +57,7 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="No progress bar; print a JSON summary."),
 ) -> None:
     """Train a policy with PPO. With no arguments: a short CPU demo (tiny legs, generated walk, a few minutes)."""
+    from mm_core import RegistryError
     from mm_rl.config import ConfigError, resolve
 
     try:
@@ -73,7 +74,7 @@ def train(
             seed=seed,
             device=device,
         )
-    except ConfigError as e:
+    except (ConfigError, RegistryError) as e:  # presets look the embodiment up: unknown names land here
         raise fail(str(e)) from e
     if reset_std is not None and resume_from is None:
         raise fail("--reset-std needs --resume-from (the checkpoint whose std to reset)")
