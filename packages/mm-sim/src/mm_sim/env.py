@@ -152,6 +152,7 @@ class ImitationEnv:
         self.cur = self.ref = SimpleNamespace()
         if self.config.compile:
             self._evaluate = torch.compile(self._evaluate, dynamic=False)  # type: ignore[method-assign]
+            self._reobserve = torch.compile(self._reobserve, dynamic=False)  # type: ignore[method-assign]
         self.num_obs = int(self.reset().shape[1])
 
     # ----------------------------------------------------------------------------------------------- features
@@ -245,7 +246,10 @@ class ImitationEnv:
 
     def observation_layout(self) -> dict[str, int]:
         """Observation term -> width, in order."""
-        return {k: int(f(self).shape[1]) for k, f in self.obs_terms.items()}
+        self._features()
+        layout = {k: int(f(self).shape[1]) for k, f in self.obs_terms.items()}
+        self.cur = self.ref = SimpleNamespace()
+        return layout
 
     # ------------------------------------------------------------------------------------------------- reset
     def _reset_worlds(self, mask: torch.Tensor) -> None:
@@ -274,8 +278,14 @@ class ImitationEnv:
 
         self._reset_worlds(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
         self.prev_ctrl_action = self.ctrl_action.clone()
+        return self._reobserve()
+
+    def _reobserve(self) -> torch.Tensor:
+        """Observation (N, num_obs) of the current state (after resets); compiled with ``config.compile``."""
         self._features()
-        return self._observe()
+        obs = self._observe()
+        self.cur = self.ref = SimpleNamespace()
+        return obs
 
     # -------------------------------------------------------------------------------------------------- step
     def score(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
@@ -352,8 +362,7 @@ class ImitationEnv:
                 obs = torch.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
             final_obs = obs
             self._reset_worlds(done)
-            self._features()
-            obs = self._observe()
+            obs = self._reobserve()
         else:
             final_obs = obs
         info["final_obs"] = final_obs
