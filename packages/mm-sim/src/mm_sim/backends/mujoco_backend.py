@@ -1,7 +1,9 @@
 """C MuJoCo backend: one ``MjData`` per world, stepped in parallel threads (``mj_step`` releases the GIL).
 
-The torch tensors share memory with contiguous numpy buffers ``(N, ...)``; each control step copies the state of a
-world into its ``MjData``, steps it, and copies state and derived quantities back (a few microseconds per world).
+The torch tensors share memory with contiguous numpy buffers ``(N, ...)``. A control step copies the state tensors
+into the ``MjData``s only if they were written since the last step, steps every world in the threads (ctrl copy,
+``mj_step`` x substeps, kinematics: GIL-free), then copies state and derived quantities back on the calling thread
+(a few microseconds per world).
 """
 
 from __future__ import annotations
