@@ -155,7 +155,7 @@ def test_small_muon_matches_torch_muon() -> None:
     w0 = torch.randn(24, 40, generator=g)
     grads = [torch.randn(24, 40, generator=g) for _ in range(3)]
     a, b = torch.nn.Parameter(w0.clone()), torch.nn.Parameter(w0.clone())
-    ours = SmallMuon([a], lr=0.01)
+    ours = SmallMuon([a], lr=0.01, lr_scale="match_adamw")
     ref = torch.optim.Muon([b], lr=0.01, weight_decay=0.0, adjust_lr_fn="match_rms_adamw")
     for grad in grads:
         a.grad, b.grad = grad.clone(), grad.clone()
@@ -166,3 +166,171 @@ def test_small_muon_matches_torch_muon() -> None:
     assert not torch.allclose(a, w0, atol=1e-2)
     s = torch.linalg.svdvals(orthogonalise(grads[0]))
     assert float(s.min()) > 0.5 and float(s.max()) < 1.5  # ~orthogonal: singular values near 1
+
+
+# --- PPO's pieces by value, against hand computations (each fails if its piece of ppo.py is broken) ---
+
+
+def _small_policy(seed: int = 0) -> ActorCritic:
+    torch.manual_seed(seed)
+    return ActorCritic(5, 2, PolicyConfig(actor_width=8, actor_depth=1, critic_width=8, critic_depth=1), 0.5)
+
+
+def _handmade_minibatch(
+    pol: ActorCritic, ratios: list[float], adv: list[float], dv: list[float], dr: list[float]
+):
+    """A minibatch whose policy ratios are ``ratios`` under ``pol``, whose rollout values are ``v - dv`` and whose
+    returns are ``v + dr`` (v: the critic's current values)."""
+    g = torch.Generator().manual_seed(1)
+    B = len(ratios)
+    obs, act = torch.randn(B, pol.num_obs, generator=g), torch.randn(B, pol.num_actions, generator=g)
+    with torch.no_grad():
+        logp, _, v = pol.evaluate(obs, act)
+    r = torch.tensor(ratios)
+    return dict(
+        obs=obs,
+        actions=act,
+        logp=logp - r.log(),
+        values=v - torch.tensor(dv),
+        advantages=torch.tensor(adv),
+        returns=v + torch.tensor(dr),
+    ), v
+
+
+def test_ppo_loss_by_hand_clipped_surrogate_value_clipping_and_advantage_normalisation() -> None:
+    pol = _small_policy()
+    ppo = PPO(pol, PPOConfig(clip=0.2, value_clip=0.2, value_coef=0.5, entropy_coef=0.0), num_envs=6)
+    ratios = [0.5, 1.5, 1.1, 0.9, 1.5, 0.5]
+    adv = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    dv = [0.5, 0.5, -0.5, 0.1, 0.0, -0.3]  # v - old value
+    dr = [-0.3, 0.3, 0.2, 0.1, 0.0, -0.4]  # return - v
+    mb, _ = _handmade_minibatch(pol, ratios, adv, dv, dr)
+    loss, parts = ppo.loss(mb)
+
+    # Advantages normalised over the minibatch: mean 3.5, unbiased std sqrt(17.5 / 5).
+    std = math.sqrt(17.5 / 5)
+    a_hat = [(a - 3.5) / (std + 1e-8) for a in adv]
+    # Clipped surrogate per sample: max(-A r, -A clip(r, 0.8, 1.2)).
+    pg = []
+    for r, a in zip(ratios, a_hat, strict=True):
+        rc = min(max(r, 0.8), 1.2)
+        pg.append(max(-a * r, -a * rc))
+    # Value loss per sample: the larger of (v - ret)^2 = dr^2 and (old_v + clip(v - old_v) - ret)^2.
+    vl = []
+    for d, e in zip(dv, dr, strict=True):
+        dc = min(max(d, -0.2), 0.2)
+        vl.append(max(e * e, (dc - d - e) ** 2))
+    assert float(parts["policy_loss"]) == pytest.approx(sum(pg) / 6, rel=1e-5)
+    assert float(parts["value_loss"]) == pytest.approx(0.5 * sum(vl) / 6, rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(sum(pg) / 6 + 0.5 * 0.5 * sum(vl) / 6, rel=1e-5)
+    # Clip fraction: ratios off 1 by more than 0.2 (0.5, 1.5, 1.5, 0.5); approx KL = mean((r - 1) - log r).
+    assert float(parts["clip_frac"]) == pytest.approx(4 / 6)
+    kl = sum((r - 1) - math.log(r) for r in ratios) / 6
+    assert float(parts["approx_kl"]) == pytest.approx(kl, rel=1e-5)
+    # Sanity of the hand computation: the clipped value term decides sample 1 (0.36 > 0.09).
+    assert vl[1] == pytest.approx(0.36) and vl[0] == pytest.approx(0.09)
+
+
+def test_advantage_normalisation_is_per_minibatch() -> None:
+    """Shifting and scaling one minibatch's advantages leaves its loss unchanged (normalised per minibatch)."""
+    pol = _small_policy()
+    ppo = PPO(pol, PPOConfig(), num_envs=4)
+    mb, _ = _handmade_minibatch(pol, [0.9, 1.3, 1.0, 0.7], [0.1, -0.4, 0.3, 0.2], [0, 0, 0, 0], [0, 0, 0, 0])
+    a, _ = ppo.loss(mb)
+    mb["advantages"] = mb["advantages"] * 50 + 7
+    b, _ = ppo.loss(mb)
+    assert float(a) == pytest.approx(float(b), rel=1e-5)
+
+
+def test_value_loss_without_clipping_is_plain_mse() -> None:
+    pol = _small_policy()
+    ppo = PPO(pol, PPOConfig(value_clip=0.0), num_envs=3)
+    mb, _ = _handmade_minibatch(pol, [1, 1, 1], [1, 2, 3], [0.5, -0.5, 2.0], [0.3, -0.1, 0.2])
+    _, parts = ppo.loss(mb)
+    assert float(parts["value_loss"]) == pytest.approx(0.5 * (0.09 + 0.01 + 0.04) / 3, rel=1e-5)
+
+
+def test_gradients_are_clipped_to_max_grad_norm() -> None:
+    """After an update of one minibatch, the gradients the optimisers used are the loss's, scaled to the norm
+    ``max_grad_norm`` (computed here by hand); the logged norm is the one before clipping."""
+    import copy
+
+    pol = _small_policy()
+    ppo = PPO(pol, PPOConfig(num_minibatches=1, max_grad_norm=0.05, lr=1e-9), num_envs=6)
+    mb, _ = _handmade_minibatch(pol, [0.5, 1.5, 1.1, 0.9, 1.5, 0.5], [1, 2, 3, 4, 5, 6], [0.5] * 6, [0.3] * 6)
+    twin = copy.deepcopy(pol)
+    loss, _ = PPO(twin, ppo.cfg, num_envs=6).loss(mb)
+    raw = torch.autograd.grad(loss, list(twin.parameters()))
+    norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in raw))
+    assert norm > 0.5  # well above the clip, so clipping must act
+    out = ppo.update(mb)
+    assert out["grad_norm"] == pytest.approx(norm, rel=1e-5)
+    scale = 0.05 / (norm + 1e-6)
+    for g, p in zip(raw, pol.parameters(), strict=True):
+        assert torch.allclose(p.grad, g * scale, rtol=1e-4, atol=1e-9)
+
+
+def test_learning_rate_schedule_by_hand() -> None:
+    from mm_rl.train import lr_at
+
+    cfg = TrainConfig(max_updates=10, ppo=PPOConfig(lr=1e-3))
+    assert [lr_at(cfg, u, 10, 0.0) for u in (0, 5, 9, 10, 12)] == pytest.approx([1e-3, 5e-4, 1e-4, 0.0, 0.0])
+    timed = TrainConfig(max_minutes=2.0, ppo=PPOConfig(lr=1e-3))  # time budget only: decay over 120 s
+    assert lr_at(timed, 7, None, 30.0) == pytest.approx(7.5e-4)
+    assert lr_at(timed, 7, None, 200.0) == 0.0
+    flat = TrainConfig(max_updates=10, ppo=PPOConfig(lr=1e-3, lr_decay=False))
+    assert lr_at(flat, 9, 10, 100.0) == 1e-3
+    # The update budget wins over the time budget when both are given.
+    both = TrainConfig(max_updates=10, max_minutes=1.0, ppo=PPOConfig(lr=1e-3))
+    assert lr_at(both, 5, 10, 59.0) == pytest.approx(5e-4)
+
+
+def test_std_parameterisation_log_prob_and_entropy_by_hand() -> None:
+    """std = exp(log_std) per action, the same for every state; log-prob and entropy of a diagonal Gaussian."""
+    pol = _small_policy()
+    with torch.no_grad():
+        pol.log_std.copy_(torch.tensor([math.log(0.5), math.log(2.0)]))
+    obs = torch.randn(3, 5)
+    act = torch.tensor([[0.1, -1.0], [0.0, 0.0], [2.0, 0.5]])
+    logp, ent, _ = pol.evaluate(obs, act)
+    with torch.no_grad():
+        mean = pol.actor(pol.obs_norm(obs))
+    for i in range(3):
+        want = 0.0
+        for j, s in enumerate((0.5, 2.0)):
+            z = (float(act[i, j]) - float(mean[i, j])) / s
+            want += -0.5 * z * z - math.log(s) - 0.5 * math.log(2 * math.pi)
+        assert float(logp[i]) == pytest.approx(want, rel=1e-5)
+    h = sum(0.5 + 0.5 * math.log(2 * math.pi) + math.log(s) for s in (0.5, 2.0))
+    assert torch.allclose(ent, torch.full((3,), h))
+    d = pol.distribution(obs)
+    assert torch.allclose(d.stddev, torch.tensor([[0.5, 2.0]]).expand(3, 2))
+    pol.reset_std(3.0)
+    assert torch.allclose(pol.distribution(obs).stddev, torch.full((3, 2), 3.0))
+    # The std is learnt through log_std: the log-prob's gradient reaches it.
+    pol.evaluate(obs, act)[0].sum().backward()
+    assert pol.log_std.grad is not None and bool((pol.log_std.grad != 0).all())
+
+
+@pytest.mark.parametrize(("shape", "reference", "match_adamw"), [((64, 16), 2.0, 1.6), ((16, 64), 1.0, 1.6)])
+def test_muon_step_size_by_hand(shape: tuple[int, int], reference: float, match_adamw: float) -> None:
+    """One Muon step from zero momentum moves a (rows, cols) weight by lr * factor * orthogonalise(g) with
+    factor sqrt(max(1, rows / cols)) ("reference", Keller Jordan's Muon) or 0.2 sqrt(max(rows, cols))."""
+    from mm_rl.muon import SmallMuon, make_muon, orthogonalise
+
+    g = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    for scale, factor in (("reference", reference), ("match_adamw", match_adamw)):
+        makers = (
+            lambda p, s=scale: make_muon([p], 0.01, s),
+            lambda p, s=scale: SmallMuon([p], 0.01, lr_scale=s),
+        )
+        for make in makers:
+            p = torch.nn.Parameter(torch.zeros(shape))
+            opt = make(p)
+            p.grad = g.clone()
+            opt.step()
+            # Nesterov from zero momentum: the update direction is (1 - 0.95) g + 0.95 * (0.05 g) = 0.0975 g.
+            want = -0.01 * factor * orthogonalise(0.0975 * g)
+            assert torch.allclose(p.detach(), want, atol=2e-4 * factor), (scale, type(opt).__name__)
+    # The issue's figure: a 1024 x 1024 layer moves 6.4x further with match_adamw.
+    assert 0.2 * math.sqrt(1024) / math.sqrt(max(1, 1024 / 1024)) == pytest.approx(6.4)

@@ -85,6 +85,61 @@ def test_kinematics_pass_matches_state() -> None:
     np.testing.assert_allclose(c.cvel[0].numpy(), d.cvel, atol=1e-9)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_mujoco_backend_is_a_loop_of_mj_step(threads: int) -> None:
+    """The batched C backend gives, bit for bit, what one MjData per world stepped by ``mj_step`` gives, on the
+    free-root full body, at any thread count: state after the step, a world's state written between steps (a
+    reset), kinematics of the new state, and the actuator force of the last physics step."""
+    import mujoco
+
+    from mm_sim.backends.mujoco_backend import MujocoSim
+
+    spec = get_embodiment("myofullbody-nofingers")
+    model = spec.compile()
+    clip = sinusoid_clip(model, spec, seconds=0.3)
+    n = 3
+    sim = MujocoSim(model, n, spec.physics, num_threads=threads)
+    ref = [mujoco.MjData(model) for _ in range(n)]
+    for w, d in enumerate(ref):
+        d.qpos[:], d.qvel[:] = clip.qpos[3 * w], clip.qvel[3 * w]
+        sim.qpos[w], sim.qvel[w] = torch.as_tensor(d.qpos), torch.as_tensor(d.qvel)
+    sim.forward()
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        u = rng.random((n, model.nu))
+        if k == 1:  # reset world 1 to another frame between steps, as the env does
+            sim.qpos[1], sim.qvel[1] = torch.as_tensor(clip.qpos[20]), torch.as_tensor(clip.qvel[20])
+            sim.act[1] = 0
+            sim.forward(torch.tensor([False, True, False]))
+            ref[1].qpos[:], ref[1].qvel[:], ref[1].act[:] = clip.qpos[20], clip.qvel[20], 0
+        sim.ctrl.copy_(torch.as_tensor(u))
+        sim.step()
+        for w, d in enumerate(ref):
+            d.ctrl[:] = u[w]
+            mujoco.mj_step(model, d, nstep=spec.physics.substeps)
+            force = d.actuator_force.copy()  # of the last physics step
+            after = mujoco.MjData(model)  # the new state's kinematics, computed from scratch
+            after.qpos[:], after.qvel[:], after.act[:] = d.qpos, d.qvel, d.act
+            mujoco.mj_forward(model, after)
+            for f in ("qpos", "qvel", "act", "qacc_warmstart"):
+                assert np.array_equal(getattr(sim, f)[w].numpy(), getattr(d, f)), (k, w, f)
+            np.testing.assert_array_equal(sim.actuator_force[w].numpy(), force)
+            for f in (
+                "xpos",
+                "xquat",
+                "site_xpos",
+                "cvel",
+                "subtree_com",
+                "actuator_length",
+                "actuator_velocity",
+            ):
+                np.testing.assert_allclose(
+                    getattr(sim, f)[w].numpy(), getattr(after, f), atol=1e-12, err_msg=f
+                )
+            np.testing.assert_allclose(sim.site_xmat[w].numpy().reshape(-1, 9), after.site_xmat, atol=1e-12)
+    assert not sim.nonfinite.any()
+
+
 @pytest.mark.parametrize("backend", ["mujoco", "warp"])
 def test_nonfinite_world_is_flagged_alone(backend: str) -> None:
     spec, sims, _ = _same_start("tiny", worlds=2)

@@ -43,6 +43,40 @@ def test_bench_cli_reports_task_physics_and_ratio() -> None:
     assert r["embodiment"] == "tiny" and r["backend"] == "mujoco" and r["worlds"] == 2 and r["steps"] == 10
     assert r["task_steps_per_s"] > 0 and r["physics_steps_per_s"] > 0
     assert r["ratio"] == pytest.approx(r["task_steps_per_s"] / r["physics_steps_per_s"], rel=1e-3)
+    # The CPU limit (C MuJoCo's rollout on the backend's threads), measured in the same run.
+    assert r["sim"]["threads"] == 2 and "Rollout(nthread=2)" in r["limit"]
+    assert r["task_over_limit"] == pytest.approx(r["task_steps_per_s"] / r["limit_steps_per_s"], rel=1e-3)
+    assert r["task_over_limit_cpu_time"] > 0 and 0 < r["task_time_in_sim_step"] < 1
+
+
+def test_rollout_limit_steps_like_mj_step() -> None:
+    """The bench's limit does the backend's work: ``substeps`` x ``mj_step`` per world with the control held."""
+    import mujoco
+    import numpy as np
+
+    from mm_sim.bench import RolloutLimit
+
+    spec = get_embodiment("tiny")
+    m, sub = spec.compile(), spec.physics.substeps
+    rng = np.random.default_rng(1)
+    ds = [mujoco.MjData(m) for _ in range(3)]
+    for d in ds:
+        d.qpos[:], d.qvel[:], d.act[:] = (
+            m.qpos0 + 0.1 * rng.standard_normal(m.nq),
+            rng.standard_normal(m.nv),
+            0.5,
+        )
+    limit = RolloutLimit(m, *(np.array([getattr(d, f) for d in ds]) for f in ("qpos", "qvel", "act")), sub, 2)
+    for _ in range(3):
+        u = rng.random((3, m.nu))
+        limit.step(u)
+        for d, ui in zip(ds, u, strict=True):
+            d.ctrl[:] = ui
+            mujoco.mj_step(m, d, nstep=sub)
+        qpos = limit.state[:, 1 : 1 + m.nq]  # mjSTATE_FULLPHYSICS: time, qpos, qvel, act, ...
+        # ~1 ulp apart: the rollout's state rows carry no solver warm start between control steps.
+        np.testing.assert_allclose(qpos, [d.qpos for d in ds], rtol=0, atol=1e-12)
+    limit.close()
 
 
 def test_bench_cli_bad_input_is_a_clear_error() -> None:

@@ -79,3 +79,53 @@ def test_zeni_events_on_synthetic_kinematics() -> None:
     ev = gait.events_from_kinematics(heel, toe, pelvis, prog, fps)
     assert ev.strikes.tolist() == [100, 200, 300, 400]
     assert ev.offs.tolist() == [60, 160, 260, 360, 460]
+
+
+def _alternating(T: int, stride: int, stance: int) -> np.ndarray:
+    """Contact flags (T, 2) (left, right): right strikes at 0, stride, ...; left half a stride later."""
+    r = square_contact(T, list(range(0, T, stride)), [min(T, a + stance) for a in range(0, T, stride)])
+    half = stride // 2
+    left = square_contact(
+        T, list(range(half, T, stride)), [min(T, a + stance) for a in range(half, T, stride)]
+    )
+    return np.stack([left, r], axis=1) > 0.5
+
+
+def _cycles(side: str, first: int, stride: int, stance: int, n: int) -> list[gait.Cycle]:
+    return [
+        gait.Cycle(
+            side=side,
+            start=first + k * stride,
+            stop=first + (k + 1) * stride,
+            off=first + k * stride + stance,
+        )
+        for k in range(n)
+    ]
+
+
+def test_support_phases_by_hand() -> None:
+    # Stance 62 of 100 frames per leg, legs half a stride apart: double support 2 x 12 = 24 %, no flight.
+    left, right = _cycles("left", 50, 100, 62, 3), _cycles("right", 0, 100, 62, 4)
+    double, flight = gait.support_phases(left, right)
+    assert double == pytest.approx(24.0) and flight == 0.0
+    # Running: stance 35 of 100 -> flight 2 x 15 = 30 %, no double support.
+    left, right = _cycles("left", 50, 100, 35, 3), _cycles("right", 0, 100, 35, 4)
+    assert gait.support_phases(left, right) == pytest.approx((0.0, 30.0))
+    assert gait.gait_type(left, right) == "running"
+
+
+def test_walk_with_spurious_flight_frames_is_walking() -> None:
+    # A turning walk: 24 % double support, plus a foot flagged off the ground for a few frames by a speed
+    # threshold (4 % of the time both feet "off"). More double support than flight: walking. The old rule
+    # (any flight above 2 %) said running.
+    T = 400
+    contact = _alternating(T, 100, 62)
+    for a in range(0, T, 100):
+        contact[a + 40 : a + 45, :] = False
+    left, right = _cycles("left", 50, 100, 62, 3), _cycles("right", 0, 100, 62, 3)
+    double, flight = gait.support_phases(left, right, contact)
+    assert flight == pytest.approx(100 * 10 / 250) and double > 15  # both legs known in frames 50-300
+    assert gait.gait_type(left, right, contact) == "walking"
+    # Stance of 45 % from the events alone would have guessed running; both legs' events say walking when they
+    # overlap with double support, and running with flight.
+    assert gait.gait_type(_cycles("left", 50, 100, 62, 3), _cycles("right", 0, 100, 62, 3)) == "walking"

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from mm_core import get_reference_dataset
-from mm_validate.reference import ReferenceError, load_csv, load_mot, load_reference, reference_dir
+from mm_validate.reference import (
+    PACKAGED_DIR,
+    ReferenceError,
+    load_csv,
+    load_reference,
+    reference_dir,
+)
 
 DATA = Path(__file__).parents[3] / ".." / "shared" / "data" / "reference"
 needs_data = pytest.mark.skipif(
@@ -39,15 +45,39 @@ def test_all_speeds_and_running_registered() -> None:
     assert len(run.curves["knee_flexion"].percent) == 101
 
 
-@needs_data
-def test_env_var_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("MM_REFERENCE_DIR", str(DATA))
-    assert load_reference("bmcric-running").curves
-    monkeypatch.delenv("MM_REFERENCE_DIR")
+def test_packaged_data_and_user_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("MM_REFERENCE_DIR", raising=False)
     monkeypatch.delenv("MM_DATA", raising=False)
-    monkeypatch.chdir(tmp_path)  # no ../shared/data/reference from here
-    with pytest.raises(ReferenceError, match="--reference-dir"):
-        reference_dir(None)
+    monkeypatch.chdir(tmp_path)
+    # No location given: the curves shipped with mm-validate, with their licence notice.
+    assert reference_dir(None) == PACKAGED_DIR
+    ref = load_reference("schwartz2008-walking-free")
+    assert Path(ref.source).parent == PACKAGED_DIR and len(ref.curves) == 29
+    notice = (PACKAGED_DIR / "NOTICE.md").read_text()
+    assert (
+        "CC BY 4.0" in notice
+        and "Statement of changes" in notice
+        and "10.1016/j.jbiomech.2008.03.015" in notice
+    )
+    # A user's own file overrides by path ($MM_REFERENCE_DIR or --reference-dir).
+    own = tmp_path / "own"
+    own.mkdir()
+    rows = (PACKAGED_DIR / "bmcric_running.csv").read_text().splitlines(True)
+    (own / "bmcric_running.csv").write_text(
+        "".join(r for r in rows if r.startswith(("variable", "knee_flexion")))
+    )
+    monkeypatch.setenv("MM_REFERENCE_DIR", str(own))
+    assert set(load_reference("bmcric-running").curves) == {"knee_flexion"}
+    assert set(load_reference("bmcric-running", PACKAGED_DIR).curves) != {"knee_flexion"}
+    monkeypatch.setenv("MM_REFERENCE_DIR", str(tmp_path / "nope"))
+    with pytest.raises(ReferenceError, match="nope.*does not exist"):
+        load_reference("bmcric-running")
+
+
+@needs_data
+def test_packaged_data_is_the_shared_data() -> None:
+    for f in ("schwartz2008_walking.csv", "schwartz2008_events.csv", "bmcric_running.csv"):
+        assert (PACKAGED_DIR / f).read_bytes() == (DATA / f).read_bytes(), f
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -100,21 +130,20 @@ def test_unknown_reference_name() -> None:
         load_reference("no-such-dataset")
 
 
-def test_opensim_mot(tmp_path: Path) -> None:
-    t = np.linspace(0, 1.1, 56)
-    knee = -np.radians(KNEE.mean() + 25 * np.sin(2 * np.pi * t / 1.1))  # gait2392: flexion negative, radians
-    hip = np.radians(10 + 25 * np.cos(2 * np.pi * t / 1.1))
-    body = "".join(f"{a:.4f}\t{h:.6f}\t{k:.6f}\n" for a, h, k in zip(t, hip, knee, strict=True))
-    p = tmp_path / "subject01_ik.mot"
-    p.write_text(
-        f"Coordinates\nversion=1\nnRows={len(t)}\nnColumns=3\ninDegrees=no\nendheader\ntime\thip_flexion_r\tknee_angle_r\n{body}"
-    )
-    ref = load_mot(p)
+def test_opensim_mot_radians_and_gait2392_knee(tmp_path: Path) -> None:
+    from mm_validate.synthetic import write_sto
+
+    t = np.arange(0, 5.5, 0.01)
+    ph = 2 * np.pi * t / 1.1
+    cols = {"time": t}
+    for side, off in (("r", 0.0), ("l", np.pi)):
+        cols[f"hip_flexion_{side}"] = np.radians(10 + 25 * np.cos(ph - off))  # peak = foot strike
+        cols[f"knee_angle_{side}"] = -np.radians(
+            30 - 25 * np.cos(ph - off + 0.3)
+        )  # gait2392: flexion negative
+    ref = load_reference(str(write_sto(tmp_path / "subject01_ik.mot", cols, "Coordinates", in_degrees=False)))
     assert set(ref.curves) == {"hip_flexion", "knee_flexion"}
     assert ref.curves["knee_flexion"].mean.min() > 0  # flipped to flexion positive, in degrees
-    assert ref.curves["hip_flexion"].mean.max() == pytest.approx(35, abs=0.1)
-    assert ref.curves["hip_flexion"].percent[-1] == 100
-    bad = tmp_path / "bad.mot"
-    bad.write_text("no header here\n")
-    with pytest.raises(ReferenceError, match="bad.mot.*endheader"):
-        load_mot(bad)
+    assert ref.curves["hip_flexion"].mean.max() == pytest.approx(35, abs=0.5)
+    assert "rad, converted to deg" in ref.conventions["hip_flexion"]
+    assert min(ref.cycles_per_side.values()) >= 3

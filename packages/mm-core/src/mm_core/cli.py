@@ -3,14 +3,81 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from typing import Any
 
 import typer
+import typer.core
+from typer.exceptions import TyperException
 
-from mm_core.plugins import get_plugin_manager
+from mm_core.plugins import PluginLoadError, get_plugin_manager
+
+DEBUG_ENV = "MM_DEBUG"
+
+
+def debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def is_expected(e: BaseException) -> bool:
+    """Errors a user can cause (bad files, names, values; full or read-only disks; too little memory).
+
+    mm's own error classes derive from ``ValueError`` (``ContractError``, ``CheckpointError``, ``ConfigError``...)
+    or ``LookupError`` (``RegistryError``) and their messages name the file or field. A bare ``KeyError`` or
+    ``IndexError`` is a bug, not an input error.
+    """
+    from mm_core.registry import RegistryError
+
+    if isinstance(e, RegistryError | PluginLoadError | OSError | MemoryError) or _out_of_memory(e):
+        return True
+    return isinstance(e, ValueError)
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    # torch.cuda.OutOfMemoryError, matched by name: mm-core never imports torch.
+    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError"
+
+
+def report_exception(e: BaseException) -> int:
+    """Print ``e`` for the user and return the exit code: 2 for expected errors, 1 for bugs (with traceback)."""
+    if debug():
+        traceback.print_exception(e)
+    if is_expected(e):
+        msg = str(e) or type(e).__name__
+        if isinstance(e, OSError) and e.filename is not None and str(e.filename) not in msg:
+            msg = f"{e.filename}: {msg}"
+        if _out_of_memory(e):
+            msg = f"out of memory ({msg.splitlines()[0]}); use fewer worlds, steps or clips"
+        typer.secho(f"error: {msg}", fg="red", err=True)
+        if not debug():
+            typer.secho(f"(set {DEBUG_ENV}=1 for the traceback)", fg="bright_black", err=True)
+        return 2
+    if not debug():
+        traceback.print_exception(e)
+    typer.secho(
+        f"error: unexpected {type(e).__name__}: {e}\nThis is a bug in mm: please report it with the traceback above.",
+        fg="red",
+        err=True,
+    )
+    return 1
+
+
+class _ErrorBoundary(typer.core.TyperGroup):
+    """The root group: expected errors from any command become one paragraph on stderr and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - this is the one place that turns errors into messages
+            raise typer.Exit(report_exception(e)) from e
+
 
 app = typer.Typer(
+    cls=_ErrorBoundary,
     name="mm",
     help="mm: muscle-driven motion imitation at scale. Commands come from the installed mm packages.",
     no_args_is_help=True,
@@ -31,6 +98,7 @@ KNOWN_COMMANDS = {
     "eval": "mm-rl",
     "render": "mm-rl",
     "validate": "mm-validate",
+    "view": "mm-view",
 }
 
 
@@ -74,7 +142,8 @@ def plugins_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.
     # Calling every record hook surfaces plugins whose hooks raise, not only those that fail to import.
     for kind in registry.KINDS.values():
         try:
-            kind.items()
+            for problem in kind.problems():
+                typer.secho(f"warning: {problem}", fg="yellow", err=True)
         except registry.RegistryError as e:
             typer.secho(f"warning: {e}", fg="yellow", err=True)
     rows = [i.to_dict() for i in pm.infos.values()]
@@ -101,13 +170,20 @@ def plugins_check(
         raise fail(
             f"the conformance kit needs the testing extra: pip install 'mm-core[testing]' ({e})"
         ) from e
+    from mm_core import registry
+
     results = check_plugin(name)
+    clashes = [p for k in registry.KINDS.values() for p in k.problems() if repr(name) in p]
+    for p in clashes:
+        typer.echo(f"{typer.style('FAIL', fg='red')} {p}")
+    if clashes and not results:
+        raise typer.Exit(1)
     if not results:
         typer.echo(
             f"plugin {name!r} contributes no records to check (hooks: {', '.join(info.hooks) or 'none'})"
         )
         return
-    ok = True
+    ok = not clashes
     for item, checks in results.items():
         for c in checks:
             ok &= c.ok

@@ -218,23 +218,24 @@ class MotionClip:
         """Write the clip to ``path`` (``.npz``), with the format version."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            format_version=np.array(MOTION_FORMAT_VERSION),
-            fps=np.array(float(self.fps)),
-            qpos=self.qpos,
-            qvel=self.qvel,
-            site_pos=self.site_pos,
-            site_quat=self.site_quat,
-            site_names=np.array(self.site_names, dtype=str),
-            joint_names=np.array(self.joint_names, dtype=str),
-            embodiment=np.array(self.embodiment),
-            name=np.array(self.name),
-            source=np.array(self.source),
-            metadata=np.array(json.dumps(dict(self.metadata))),
-        )
-        tmp.replace(path)
+        from mm_core.outputs import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: numpy adds no suffix
+            np.savez_compressed(
+                f,
+                format_version=np.array(MOTION_FORMAT_VERSION),
+                fps=np.array(float(self.fps)),
+                qpos=self.qpos,
+                qvel=self.qvel,
+                site_pos=self.site_pos,
+                site_quat=self.site_quat,
+                site_names=np.array(self.site_names, dtype=str),
+                joint_names=np.array(self.joint_names, dtype=str),
+                embodiment=np.array(self.embodiment),
+                name=np.array(self.name),
+                source=np.array(self.source),
+                metadata=np.array(json.dumps(dict(self.metadata))),
+            )
         return path
 
     @classmethod
@@ -244,6 +245,19 @@ class MotionClip:
         where = str(path)
         if not path.is_file():
             raise ContractError(f"{where}: no such motion file")
+        if not zipfile.is_zipfile(path):  # numpy would talk about pickles; say what the file is instead
+            with open(path, "rb") as f:
+                head = f.read(64)
+            bvh = head.lstrip().upper().startswith(b"HIERARCHY")
+            what = (
+                "a BVH motion-capture file"
+                if bvh
+                else "not a zip archive of arrays (truncated, or another format?)"
+            )
+            raise ContractError(
+                f"{where}: not a readable .npz motion file: it is {what}; a MotionClip .npz (written by "
+                "`mm retarget`) was expected; retarget motion capture first: mm retarget FILE... -e E -o DIR"
+            )
         try:
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
@@ -251,6 +265,11 @@ class MotionClip:
             raise ContractError(f"{where}: not a readable .npz motion file ({e})") from e
         required = ("format_version", "fps", "qpos", "qvel", "site_pos", "site_quat", "site_names")
         missing = [k for k in required if k not in data]
+        if missing and "poses" in data:
+            raise ContractError(
+                f"{where}: an AMASS/SMPL source motion, but a MotionClip .npz (written by `mm retarget`) was "
+                "expected; retarget it first: mm retarget FILE... --embodiment E --out DIR"
+            )
         if missing:
             raise ContractError(
                 f"{where}: missing field(s) {missing}; a MotionClip file has {list(required)} "

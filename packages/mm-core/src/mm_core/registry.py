@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from mm_core.builtins import install_hint
 from mm_core.contracts import EmbodimentSpec
 from mm_core.plugins import get_plugin_manager
 from mm_core.records import (
@@ -43,11 +44,13 @@ class Kind(Generic[T]):
     def __init__(self, hook: str, label: str, record_type: type) -> None:
         self.hook, self.label, self.record_type = hook, label, record_type
         self._items: dict[str, tuple[str, T]] | None = None
+        self._duplicates: dict[str, list[str]] = {}
 
     def items(self) -> dict[str, tuple[str, T]]:
-        """name -> (provider plugin, record)."""
+        """name -> (provider plugin, record), without names that several plugins provide (see ``problems``)."""
         if self._items is None:
             items: dict[str, tuple[str, T]] = {}
+            providers: dict[str, list[str]] = {}
             for plugin, records in get_plugin_manager().call_each(self.hook):
                 for rec in records or []:
                     if not isinstance(rec, self.record_type):
@@ -55,23 +58,45 @@ class Kind(Generic[T]):
                             f"plugin {plugin!r} returned a {type(rec).__name__} from {self.hook}; "
                             f"expected {self.record_type.__name__}"
                         )
-                    if rec.name in items:
-                        raise DuplicateNameError(
-                            f"{self.label} {rec.name!r} is provided by two plugins: {items[rec.name][0]!r} and "
-                            f"{plugin!r}; uninstall or disable one of them"
-                        )
-                    items[rec.name] = (plugin, rec)
-            self._items = items
+                    providers.setdefault(rec.name, []).append(plugin)
+                    items.setdefault(rec.name, (plugin, rec))
+            # A duplicated name is refused on its own; every other name stays usable.
+            self._duplicates = {n: p for n, p in providers.items() if len(p) > 1}
+            self._items = {n: v for n, v in items.items() if n not in self._duplicates}
         return self._items
+
+    def _duplicate_error(self, name: str) -> DuplicateNameError:
+        infos = get_plugin_manager().infos
+        a, *rest = (
+            f"{p!r} ({infos[p].distribution})" if p in infos else repr(p) for p in self._duplicates[name]
+        )
+        return DuplicateNameError(
+            f"{self.label} {name!r} is provided by {len(rest) + 1} plugins: {a} and "
+            f"{', '.join(rest)}; uninstall or disable one of them (see `mm plugins list`)"
+        )
+
+    def problems(self) -> list[str]:
+        """Why some names are not available: duplicated names (both providers named)."""
+        self.items()
+        return [str(self._duplicate_error(n)) for n in sorted(self._duplicates)]
 
     def names(self) -> list[str]:
         return sorted(self.items())
 
     def get(self, name: str) -> T:
         items = self.items()
+        if name in self._duplicates:
+            raise self._duplicate_error(name)
         if name not in items:
             valid = ", ".join(sorted(items)) or "(none installed)"
-            raise UnknownNameError(f"unknown {self.label} {name!r}; valid names: {valid}")
+            failed = [i for i in get_plugin_manager().infos.values() if i.status == "failed"]
+            why = "".join(
+                f"; plugin {i.name!r} ({i.distribution}) failed to load ({i.error}), "
+                "so what it provides is missing"
+                for i in failed
+            )
+            hint = install_hint(self.hook, name)
+            raise UnknownNameError(f"unknown {self.label} {name!r}; valid names: {valid}{why}{hint}")
         return items[name][1]
 
     def provider(self, name: str) -> str:
@@ -80,6 +105,7 @@ class Kind(Generic[T]):
 
     def clear(self) -> None:
         self._items = None
+        self._duplicates = {}
 
 
 embodiments: Kind[EmbodimentSpec] = Kind("mm_embodiments", "embodiment", EmbodimentSpec)
@@ -141,9 +167,17 @@ def get_motion_reader(name: str) -> MotionReader:
 
 
 def motion_reader_for(path: str | Path) -> MotionReader:
-    """The reader that claims ``path``'s suffix; fails listing the suffixes that are supported."""
+    """The reader that claims ``path``'s suffix; fails listing the suffixes that are supported, or naming both
+    readers and their plugins when two claim the suffix (never a silent first-wins choice)."""
     suffix = Path(path).suffix.lower()
-    readers = [r for _, r in motion_readers.items().values() if suffix in r.suffixes]
+    claims = [(p, r) for p, r in motion_readers.items().values() if suffix in r.suffixes]
+    if len(claims) > 1:
+        who = " and ".join(f"{r.name!r} (plugin {p!r})" for p, r in claims)
+        raise DuplicateNameError(
+            f"{path}: {len(claims)} motion readers claim {suffix!r}: {who}; uninstall or disable one of the "
+            "plugins (see `mm plugins list`), or call the one you mean with mm_core.get_motion_reader(NAME).read"
+        )
+    readers = [r for _, r in claims]
     if not readers:
         known = sorted({s for _, r in motion_readers.items().values() for s in r.suffixes})
         raise UnknownNameError(

@@ -14,8 +14,11 @@ models_app = typer.Typer(
 @models_app.command("list")
 def models_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List embodiments: name, root, joints, DoF, muscles, tendons, tracked sites, provider."""
+    from mm_core.registry import embodiments
     from mm_models.info import summarize_all
 
+    for problem in embodiments.problems():  # duplicated names are listed nowhere below: say why
+        typer.secho(f"warning: {problem}", fg="yellow", err=True)
     rows = summarize_all()
     if as_json:
         echo_json(rows)
@@ -42,12 +45,12 @@ def models_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Details of one embodiment: sizes, physics options, tracked sites, SMPL map, muscle groups, extras."""
-    from mm_core.registry import UnknownNameError
+    from mm_core.registry import RegistryError
     from mm_models.info import details
 
     try:
         info = details(name)
-    except UnknownNameError as e:
+    except RegistryError as e:
         raise fail(str(e)) from e
     if as_json:
         echo_json(info)

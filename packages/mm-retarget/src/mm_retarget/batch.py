@@ -24,31 +24,74 @@ SUMMARY_METRICS = (
 
 
 def clip_path(out_dir: Path, input_path: Path) -> Path:
+    """The first-choice clip name for an input: ``DIR/<input stem>.npz`` (see ``assign_outputs`` for clashes)."""
     return out_dir / f"{input_path.stem}.npz"
+
+
+def assign_outputs(
+    inputs: list[Path], out_dir: Path, claimed: Mapping[str, str] | None = None
+) -> dict[Path, Path]:
+    """One clip path per input, never two inputs on one file.
+
+    claimed: input -> output of clips already in the directory's report (kept for those inputs, and taken from
+    every other input). Inputs that share a file name, or whose name is taken, go under a folder named after their
+    own folder (``a/x.bvh b/x.bvh`` -> ``DIR/a/x.npz``, ``DIR/b/x.npz``, as AMASS subject folders), then
+    ``<stem>-2``, ``-3``..."""
+    claimed = dict(claimed or {})
+    taken = {Path(o).resolve() for i, o in claimed.items() if o}
+    new_stems = [p.stem for p in inputs if not claimed.get(str(p))]
+    out: dict[Path, Path] = {}
+    for p in inputs:
+        prev = claimed.get(str(p))
+        if prev:
+            out[p] = Path(prev)
+            continue
+        first = clip_path(out_dir, p)
+        candidates = [first] if new_stems.count(p.stem) == 1 else []  # same names: all under their folders
+        candidates.append(out_dir / p.resolve().parent.name / first.name)
+        candidates += [
+            candidates[-1].with_name(f"{p.stem}-{n}.npz") for n in range(2, len(inputs) + len(taken) + 3)
+        ]
+        chosen = next(c for c in candidates if c.resolve() not in taken)
+        taken.add(chosen.resolve())
+        out[p] = chosen
+    return out
+
+
+def options_record(
+    reader_options: Mapping[str, Any] | None, retarget_options: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The options a clip was made with, as JSON values (part of what "already done" means)."""
+    return json.loads(
+        json.dumps(
+            {"reader": dict(reader_options or {}), "retarget": dict(retarget_options or {})}, default=str
+        )
+    )
 
 
 def retarget_file(
     input_path: str | Path,
     embodiment: str,
     method: str,
-    out_dir: str | Path,
+    output: str | Path,
     reader_options: Mapping[str, Any] | None = None,
     retarget_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Read, retarget and save one input; returns its :class:`RetargetReport` as a dict (never raises)."""
+    """Read, retarget and save one input to ``output``; returns its :class:`RetargetReport` as a dict (never
+    raises), with the options it was made with."""
     from mm_core import get_retargeter, motion_reader_for
     from mm_retarget.metrics import flags
 
-    input_path, out_dir = Path(input_path), Path(out_dir)
+    input_path, output = Path(input_path), Path(output)
     try:
-        if clip_path(out_dir, input_path).resolve() == input_path.resolve():
+        if output.resolve() == input_path.resolve():
             raise ValueError(
                 f"{input_path}: the clip would overwrite its own input; choose another --out directory"
             )
         reader = motion_reader_for(input_path)
         source = reader.read(input_path, **(reader_options or {}))
         clip = get_retargeter(method).retarget(source, embodiment, **(retarget_options or {}))
-        out = clip.save(clip_path(out_dir, input_path))
+        out = clip.save(output)
         metrics = dict(clip.metadata["metrics"])
         why = flags(metrics)
         rep = RetargetReport(
@@ -69,7 +112,9 @@ def retarget_file(
             status="failed",
             error=f"{type(e).__name__}: {e}",
         )
-    return json.loads(json.dumps(rep.to_dict(), default=str))
+    return json.loads(json.dumps(rep.to_dict(), default=str)) | {
+        "options": options_record(reader_options, retarget_options)
+    }
 
 
 def summarise(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,6 +146,31 @@ def load_report(out_dir: str | Path) -> dict[str, Any]:
         raise ValueError(f"{p}: not valid JSON ({e}); delete it and re-run `mm retarget`") from e
 
 
+def _write_report(out_dir: Path, report: dict[str, Any]) -> None:
+    from mm_core.outputs import atomic_path
+
+    with atomic_path(out_dir / REPORT_NAME) as tmp:
+        tmp.write_text(json.dumps(report, indent=2, default=str))
+
+
+def _why_redo(prev: dict[str, Any], embodiment: str, method: str, options: dict[str, Any]) -> str | None:
+    """Why an earlier clip of this input does not count as done (None: it does)."""
+    if prev.get("embodiment") != embodiment or prev.get("method") != method:
+        return f"the earlier clip was made for {prev.get('embodiment')} with {prev.get('method')}"
+    old = prev.get("options")
+    if old != options:
+        changed = sorted(
+            f"{k}: {(old or {}).get(g, {}).get(k)!r} -> {options[g].get(k)!r}"
+            for g in ("reader", "retarget")
+            for k in set((old or {}).get(g, {})) | set(options[g])
+            if (old or {}).get(g, {}).get(k) != options[g].get(k)
+        )
+        return "options changed (" + ", ".join(changed or ["not recorded"]) + ")"
+    if not prev.get("output") or not Path(prev["output"]).is_file():
+        return "the earlier clip file is missing"
+    return None
+
+
 def run_batch(
     inputs: Iterable[str | Path],
     *,
@@ -109,65 +179,103 @@ def run_batch(
     out_dir: str | Path,
     workers: int = 1,
     force: bool = False,
+    overwrite: bool = False,
     reader_options: Mapping[str, Any] | None = None,
     retarget_options: Mapping[str, Any] | None = None,
     on_done: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Retarget every input into ``out_dir`` and write ``report.json``.
+    """Retarget every input into ``out_dir`` and write ``report.json`` (after every clip, atomically).
 
-    Inputs whose clip already exists (and has an entry in the previous report for the same embodiment and method)
-    are skipped unless ``force``. ``on_done(report)`` is called after each input (progress display).
+    An input is skipped when the report has a clip of it made for the same embodiment, method and options and the
+    file is there, unless ``force``; an earlier clip made otherwise is redone and its entry says why (``redone``).
+    ``out_dir`` must be new, empty or an ``mm retarget`` output (``overwrite`` accepts any directory).
+    ``on_done(report)`` is called after each input (progress display).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = [Path(p) for p in inputs]
+    from mm_core.outputs import clean_temp_files, prepare_output_dir
+
+    out_dir = prepare_output_dir(out_dir, "retarget", overwrite=overwrite)
+    clean_temp_files(out_dir)  # partial files of a killed run
+    inputs = list(dict.fromkeys(Path(p) for p in inputs))  # one input given twice is one clip
     previous: dict[str, dict[str, Any]] = {}
-    if (out_dir / REPORT_NAME).is_file() and not force:
+    if (out_dir / REPORT_NAME).is_file():
         try:
-            old = load_report(out_dir)
-            if old.get("embodiment") == embodiment and old.get("method") == method:
-                previous = {r["input"]: r for r in old.get("clips", []) if r["status"] != "failed"}
+            previous = {r["input"]: r for r in load_report(out_dir).get("clips", [])}
         except ValueError:
             previous = {}
+    others = sorted(
+        {r.get("embodiment") for r in previous.values() if r["status"] != "failed"} - {embodiment}
+    )
+    if others:
+        from mm_core.outputs import OutputError
+
+        raise OutputError(
+            f"{out_dir}: holds clips retargeted onto {', '.join(map(str, others))}, not {embodiment}; clips of "
+            "several embodiments in one directory cannot be trained on together: give another --out directory"
+        )
+    options = options_record(reader_options, retarget_options)
+    outputs = assign_outputs(
+        inputs, out_dir, {k: r["output"] for k, r in previous.items() if r.get("output")}
+    )
     results: dict[str, dict[str, Any]] = {}
+    redo: dict[str, str] = {}
     todo = []
     for p in inputs:
         prev = previous.get(str(p))
-        if prev is not None and clip_path(out_dir, p).is_file():
-            results[str(p)] = {**prev, "skipped": True}
+        why = (
+            None
+            if prev is None or prev["status"] == "failed"
+            else _why_redo(prev, embodiment, method, options)
+        )
+        if prev is not None and prev["status"] != "failed" and why is None and not force:
+            results[str(p)] = {k: v for k, v in prev.items() if k != "redone"} | {"skipped": True}
             if on_done:
                 on_done(results[str(p)])
         else:
+            if why is not None and prev is not None and prev["status"] != "failed":
+                redo[str(p)] = why
             todo.append(p)
-    args = [(p, embodiment, method, out_dir, reader_options, retarget_options) for p in todo]
     t0 = time.perf_counter()
+
+    def finish(r: dict[str, Any]) -> None:
+        if r["input"] in redo:
+            r["redone"] = redo[r["input"]]
+        results[r["input"]] = r
+        _write_report(out_dir, _report(previous, results, embodiment, method, t0))
+        if on_done:
+            on_done(r)
+
+    args = [(p, embodiment, method, outputs[p], reader_options, retarget_options) for p in todo]
     if workers <= 1 or len(todo) <= 1:
         for a in args:
-            r = retarget_file(*a)
-            results[str(a[0])] = r
-            if on_done:
-                on_done(r)
+            finish(retarget_file(*a))
     else:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         # spawn: MuJoCo and BLAS threads do not survive fork reliably.
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(retarget_file, *a): a[0] for a in args}
+            futures = [pool.submit(retarget_file, *a) for a in args]
             for f in as_completed(futures):
-                r = f.result()
-                results[str(futures[f])] = r
-                if on_done:
-                    on_done(r)
+                finish(f.result())
+    report = _report(previous, results, embodiment, method, t0)
+    _write_report(out_dir, report)
+    return report
+
+
+def _report(
+    previous: dict[str, dict[str, Any]],
+    results: dict[str, dict[str, Any]],
+    embodiment: str,
+    method: str,
+    t0: float,
+) -> dict[str, Any]:
     # Keep earlier entries for inputs not in this run, so a directory accumulates one report.
     merged = {**previous, **results}
     clips = [merged[k] for k in sorted(merged)]
-    report = {
+    return {
         "embodiment": embodiment,
         "method": method,
         "wall_seconds": time.perf_counter() - t0,
         "clips": clips,
         "summary": summarise(clips),
     }
-    (out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2, default=str))
-    return report

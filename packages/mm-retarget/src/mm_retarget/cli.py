@@ -64,6 +64,13 @@ def _print_report(report: dict[str, Any]) -> None:
     for r in report["clips"]:
         if r["status"] != "ok":  # failures and flags with their reasons, in full
             typer.echo(f"{r['status']}: {r['input']}: {r.get('error') or '; '.join(r.get('flags', []))}")
+    for r in report["clips"]:
+        if r.get("redone"):
+            typer.echo(f"redone: {r['input']}: {r['redone']}")
+    stems = [Path(r["input"]).stem for r in report["clips"]]
+    for r in report["clips"]:
+        if r.get("output") and stems.count(Path(r["input"]).stem) > 1:
+            typer.echo(f"note: {r['input']} -> {r['output']} (another input has the same file name)")
     s = report["summary"]
     typer.echo(
         f"{s['clips']} clips: {s['ok']} ok, {s['flagged']} flagged, {s['failed']} failed; {s['frames']} frames"
@@ -83,6 +90,9 @@ def run(
     ),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Parallel worker processes."),
     force: bool = typer.Option(False, "--force", help="Redo clips that are already in DIR."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Write into DIR even if it is a non-empty directory that mm did not make."
+    ),
     joint_map: Path | None = typer.Option(
         None, help="BVH joint map (JSON/TOML: source joint -> SMPL joint)."
     ),
@@ -107,8 +117,25 @@ def run(
     missing = [str(p) for p in inputs if not p.is_file()]
     if missing:
         raise fail(f"no such input file(s): {', '.join(missing)}")
+    from mm_retarget.readers import BVH_UNITS
+
+    try:
+        if units not in ("auto", *BVH_UNITS) and not float(units) > 0:
+            raise ValueError
+    except ValueError:
+        raise fail(
+            f"--units {units!r}: give auto, one of {', '.join(BVH_UNITS)}, or metres per unit (> 0)"
+        ) from None
+    if solve_fps is not None and (solve_fps < 0 or solve_fps != solve_fps):
+        raise fail(f"--solve-fps {solve_fps}: give an IK rate in Hz (> 0), or 0 for the source's rate")
     reader_opts: dict[str, Any] = {"units": units}
     if joint_map is not None:
+        from mm_retarget.readers import load_joint_map
+
+        try:
+            load_joint_map(joint_map)  # once, here: a bad map is one error, not one failure per clip
+        except ValueError as e:
+            raise fail(f"--joint-map {e}") from None
         reader_opts["joint_map"] = joint_map
     if smpl_model_dir is not None:
         reader_opts["smpl_model_dir"] = smpl_model_dir
@@ -127,6 +154,7 @@ def run(
             out_dir=out,
             workers=workers,
             force=force,
+            overwrite=overwrite,
             reader_options=reader_opts,
             retarget_options=rt_opts,
             on_done=lambda r: progress.advance(task),
@@ -227,8 +255,10 @@ def demo(
     """Write the generated demo motions (AMASS-style .npz from normative gait curves); -e also retargets them."""
     import shutil
 
+    from mm_core.outputs import prepare_output_dir
     from mm_retarget.demo import MOTIONS, demo_motion_path
 
+    prepare_output_dir(out, "retarget")
     (out / "motions").mkdir(parents=True, exist_ok=True)
     paths = []
     for name in MOTIONS:

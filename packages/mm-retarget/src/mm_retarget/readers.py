@@ -7,7 +7,6 @@ maps them, and rejects bad files with a ``ValueError`` naming the file and what 
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 import warnings
 import zipfile
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mm_core.contracts import SMPL_JOINTS, SourceMotion
+from mm_core.outputs import atomic_path
 
 #: CMU mocap skeleton (cgspeed BVH conversion) joint -> SMPL joint. ``LeftUpLeg`` is the hip joint centre,
 #: ``LeftLeg`` the knee, ``LeftFoot`` the ankle, ``LeftArm`` the shoulder, ``LeftForeArm`` the elbow,
@@ -38,6 +38,13 @@ BVH_UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254
 _ADULT_LEG_M = 0.85
 
 
+#: Plausible capture rates (Hz): motion capture runs at 24-480 Hz (optical up to ~1 kHz); a rate outside this
+#: range is a unit mistake (seconds per frame in a rate field, or the other way round), not a real capture.
+FPS_RANGE = (10.0, 1000.0)
+#: Positions farther than this from the origin (m) are not a capture of a human (a capture volume is metres).
+MAX_POSITION_M = 1.0e4
+
+
 def _fail(path: Path, what: str) -> ValueError:
     return ValueError(f"{path}: {what}")
 
@@ -50,6 +57,38 @@ def _finite(path: Path, name: str, a: np.ndarray) -> np.ndarray:
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         raise _fail(path, f"key {name!r} has non-finite values (first at index {bad}); re-export the motion")
     return a
+
+
+def _check_rate(path: Path, field: str, fps: float, given: float, per_frame: bool) -> None:
+    """Refuse an implausible frame rate, naming the field and what was probably meant.
+
+    fps: the rate it implies (Hz); given: the value in the file; per_frame: the field holds seconds per frame.
+    """
+    lo, hi = FPS_RANGE
+    if lo <= fps <= hi:
+        return
+    what = f"{field} is {given:g}, i.e. {fps:.4g} frames per second, outside the plausible {lo:g}-{hi:g} Hz"
+    if lo <= given <= hi and per_frame:
+        what += f"; it looks like a frame rate in Hz: {field} is seconds per frame, probably {1 / given:.6g}"
+    elif lo <= 1 / given <= hi and not per_frame:
+        what += (
+            f"; it looks like a frame time in seconds: {field} is frames per second, probably {1 / given:.6g}"
+        )
+    raise _fail(path, what + "; fix the file's header")
+
+
+def _check_positions(path: Path, pos: np.ndarray, names: tuple[str, ...] | list[str], first: int = 0) -> None:
+    """Refuse joint positions no human capture has (e.g. a root that jumps to 1e30), naming frame and joint.
+
+    first: the file's number of frame 0 of ``pos`` (frames counted from 0 as in the file)."""
+    far = np.abs(pos) > MAX_POSITION_M
+    if far.any():
+        f, j, _ = (int(i) for i in np.argwhere(far)[0])
+        raise _fail(
+            path,
+            f"joint {names[j]!r} is at {pos[f, j].tolist()} m in frame {f + first}, more than {MAX_POSITION_M:g} m from "
+            "the origin: the motion data is corrupt there (fix or cut those frames)",
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -71,6 +110,11 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
     path = Path(path)
     if not path.is_file():
         raise _fail(path, "no such file")
+    if not zipfile.is_zipfile(path):  # numpy would talk about pickles; say what is wrong instead
+        raise _fail(
+            path,
+            "not a readable .npz file: it is not a zip archive of arrays (truncated, or another format?)",
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
@@ -80,6 +124,12 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
         poses = _finite(path, "poses", data["poses"])
     elif "root_orient" in data and "pose_body" in data:
         poses = np.concatenate([_finite(path, k, data[k]) for k in ("root_orient", "pose_body")], axis=-1)
+    elif "qpos" in data and "site_names" in data:  # .npz is also the MotionClip format
+        raise _fail(
+            path,
+            "a MotionClip (already retargeted onto an embodiment), not an AMASS source motion; use it as it is "
+            "(mm train --motions, mm validate --motion) instead of retargeting it",
+        )
     else:
         raise _fail(
             path,
@@ -104,9 +154,13 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
         raise _fail(
             path, f"missing frame rate: expected 'mocap_framerate' or 'mocap_frame_rate'; has {sorted(data)}"
         )
-    fps = float(_finite(path, fps_key, np.asarray(data[fps_key])).reshape(-1)[0])
+    rate = _finite(path, fps_key, np.asarray(data[fps_key]))
+    if rate.size != 1:
+        raise _fail(path, f"'{fps_key}' must be one number (frames per second), got shape {rate.shape}")
+    fps = float(rate.reshape(-1)[0])
     if fps <= 0:
-        raise _fail(path, f"'{fps_key}' must be > 0, got {fps}")
+        raise _fail(path, f"'{fps_key}' must be > 0 frames per second, got {fps}")
+    _check_rate(path, f"'{fps_key}'", fps, fps, per_frame=False)
     betas = _finite(path, "betas", data["betas"]).reshape(-1) if "betas" in data else np.zeros(0)
     g = data["gender"].item() if "gender" in data else "neutral"
     gender = g.decode() if isinstance(g, bytes) else str(g)
@@ -114,6 +168,7 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
     model_type = smpl.POSE_WIDTHS[poses.shape[1]]
 
     pos, quat = smpl.forward_kinematics(poses, trans)
+    _check_positions(path, pos, SMPL_JOINTS)
     meta: dict[str, Any] = {
         "reader": "amass",
         "body_model": model_type,
@@ -147,16 +202,15 @@ def write_amass(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")  # per process: concurrent writers never mix
-    np.savez(
-        tmp,
-        poses=poses.astype(np.float64),
-        trans=trans.astype(np.float64),
-        betas=np.zeros(16) if betas is None else betas,
-        mocap_framerate=np.array(float(fps)),
-        gender=np.array("neutral"),
-    )
-    tmp.replace(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # hidden, per process: no reader or writer mixes in
+        np.savez(
+            f,
+            poses=poses.astype(np.float64),
+            trans=trans.astype(np.float64),
+            betas=np.zeros(16) if betas is None else betas,
+            mocap_framerate=np.array(float(fps)),
+            gender=np.array("neutral"),
+        )
     return path
 
 
@@ -209,6 +263,48 @@ def _detect_scale(
     return name, BVH_UNITS[name]
 
 
+def check_bvh_hierarchy(path: Path) -> None:
+    """Refuse a HIERARCHY whose braces do not balance (pybvh would build a wrong skeleton), naming the line.
+
+    A ``}`` indented unlike the ``{`` it closes names the likely spot (BVH writers indent blocks); otherwise the
+    unclosed block or the stray ``}`` is named.
+    """
+    stack: list[tuple[int, str, str]] = []  # (line, indentation, block owner) per open brace
+    owner, mismatch = "HIERARCHY", None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, raw in enumerate(f, 1):
+            line = raw.strip()
+            indent = raw[: len(raw) - len(raw.lstrip())]
+            if line.upper().startswith("MOTION"):
+                break
+            if line.startswith(("ROOT", "JOINT", "End Site", "End site")):
+                owner = line
+            for ch in line:
+                if ch == "{":
+                    stack.append((n, indent, owner))
+                elif ch == "}":
+                    if not stack:
+                        raise _fail(
+                            path, f"line {n}: '}}' closes no open block: the hierarchy has an extra '}}'"
+                        )
+                    opened, ind, who = stack.pop()
+                    if mismatch is None and ind != indent:
+                        mismatch = (n, opened, who)
+    if not stack:
+        return
+    if mismatch is not None:
+        n, opened, who = mismatch
+        raise _fail(
+            path,
+            f"hierarchy braces do not balance: '}}' on line {n} closes the block of {who!r} (line {opened}) "
+            f"but is indented for another: a '}}' is missing near line {n}",
+        )
+    opened, _, who = stack[-1]
+    raise _fail(
+        path, f"hierarchy braces do not balance: the block of {who!r} opened on line {opened} is never closed"
+    )
+
+
 def read_bvh(
     path: str | Path,
     *,
@@ -234,6 +330,7 @@ def read_bvh(
         raise _fail(path, "no such file")
     if up not in ("auto", "+y", "+z"):
         raise ValueError(f"{path}: up must be 'auto', '+y' or '+z', got {up!r}")
+    check_bvh_hierarchy(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -247,7 +344,8 @@ def read_bvh(
     if not (np.all(np.isfinite(angles)) and np.all(np.isfinite(root))):
         raise _fail(path, "motion data has non-finite values")
     if not (np.isfinite(bvh.frame_time) and bvh.frame_time > 0):
-        raise _fail(path, f"Frame Time must be > 0, got {bvh.frame_time}")
+        raise _fail(path, f"Frame Time must be > 0 seconds per frame, got {bvh.frame_time}")
+    _check_rate(path, "Frame Time", 1.0 / bvh.frame_time, bvh.frame_time, per_frame=True)
 
     if joint_map is None:
         jmap, map_name = CMU_JOINT_MAP, "cmu"
@@ -287,6 +385,7 @@ def read_bvh(
             raise _fail(path, f"units must be > 0 metres per unit, got {scale}")
 
     pos = np.asarray(bvh.joint_positions(), dtype=np.float64)[start:] * scale
+    _check_positions(path, pos, names, first=start)
     # Global orientations: compose each joint's local Euler rotation (BVH channel order, intrinsic) down the tree.
     topo = bvh.fk_topology
     joint_of_node = topo.joint_idx

@@ -7,7 +7,10 @@ positions are shape-aware.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,16 +103,42 @@ def smpl_model_dir(explicit: str | Path | None = None) -> Path | None:
     return Path(d).expanduser() if d else None
 
 
+#: smplx's class per body model; SMPL's hand joints ride along in ``body_pose``, SMPL-H/X hands stay at rest.
+_SMPLX_CLASS = {"smpl": "SMPL", "smplh": "SMPLH", "smplx": "SMPLX"}
+
+
+def smpl_model_file(model_dir: Path, kind: str, gender: str) -> Path:
+    """The model file for ``kind`` (smpl, smplh, smplx) and ``gender`` in ``model_dir``, in smplx's layout
+    (``DIR/smpl/SMPL_NEUTRAL.pkl``, ``DIR/smplx/SMPLX_MALE.npz``, also without the subfolder) or AMASS's
+    (``DIR/smplh/neutral/model.npz``). Raises ValueError listing the paths tried."""
+    stem = f"{kind.upper()}_{gender.upper()}"
+    tried = [
+        *(model_dir / sub / f"{stem}.{ext}" for sub in (kind, "") for ext in ("npz", "pkl")),
+        *(model_dir / sub / gender / "model.npz" for sub in (kind, "")),
+    ]
+    found = next((f for f in tried if f.is_file()), None)
+    if found is None:
+        raise ValueError(
+            f"no {kind} {gender} model file in {model_dir} (option smpl_model_dir / MM_SMPL_MODEL_DIR); tried "
+            f"{', '.join(str(f.relative_to(model_dir)) for f in tried)}. Download it from the SMPL / MANO / "
+            "SMPL-X site and place it at one of these paths"
+        )
+    return found
+
+
 def smplx_joints(
     model_dir: Path, model_type: str, gender: str, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray
 ) -> np.ndarray:
     """Shape-aware positions of the 22 body joints from the user's SMPL/SMPL-H/SMPL-X files via ``smplx``.
 
+    poses: axis-angle (T, 66|72|156|165); trans: root translation (T, 3); betas: shape coefficients (B,), as
+    many used as the model has (a warning says when non-zero ones are left over).
     Returns positions (T, 22, 3), metres, AMASS world. Raises ValueError saying what to install or provide.
     """
     try:
         import smplx
         import torch
+        from smplx.utils import Struct
     except ImportError as e:
         raise ValueError(
             f"SMPL model files given ({model_dir}) but smplx is not installed: pip install 'mm-retarget[smpl]'"
@@ -118,18 +147,33 @@ def smplx_joints(
         raise ValueError(
             f"SMPL model directory {model_dir} does not exist (option smpl_model_dir / MM_SMPL_MODEL_DIR)"
         )
-    kind = {"smpl": "smpl", "smpl-body": "smpl", "smplh": "smplh", "smplx": "smplx"}[model_type]
+    kind = "smpl" if model_type == "smpl-body" else model_type
+    path = smpl_model_file(model_dir, kind, gender)
     t = poses.shape[0]
-    nb = min(len(betas), 16) if len(betas) else 10
+    cls = getattr(smplx, _SMPLX_CLASS[kind])
+    args: dict = dict(gender=gender, num_betas=max(len(betas), 10), batch_size=t)
+    if kind != "smpl":
+        args["use_pca"] = False
     try:
-        model = smplx.create(
-            str(model_dir), model_type=kind, gender=gender, num_betas=nb, batch_size=t, use_pca=False
+        with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a warning for 10-beta models
+            if kind == "smplx":  # reads its own file (npz or pkl)
+                model = cls(str(path), ext=path.suffix[1:], **args)
+            else:  # smplx's SMPL reads only .pkl; SMPL-H from AMASS is .npz: load either, hand over the arrays
+                model = cls(str(path), data_struct=Struct(**_load_model_arrays(path)), **args)
+    except Exception as e:  # smplx raises AssertionError / KeyError / OSError on a bad file
+        raise ValueError(
+            f"could not load the {kind} {gender} model {path}: {type(e).__name__}: {e}; is it the "
+            f"{kind.upper()} model file (with v_template, shapedirs, J_regressor, weights, kintree_table)?"
+        ) from e
+    nb = model.num_betas  # smplx uses 10 of a model with fewer than 300 shape components
+    if np.any(betas[nb:] != 0):
+        warnings.warn(
+            f"{path}: smplx uses the first {nb} of the motion's {len(betas)} betas; the rest are ignored",
+            stacklevel=2,
         )
-    except Exception as e:  # smplx raises AssertionError / OSError for a missing file
-        raise ValueError(f"could not load the {kind} {gender} model from {model_dir}: {e}") from e
-    f = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
     b = np.zeros((t, nb), np.float32)
-    b[:, : len(betas[:nb])] = betas[:nb]
+    b[:, : min(nb, len(betas))] = betas[:nb]
+    f = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
     kwargs = dict(global_orient=f(poses[:, :3]), body_pose=f(poses[:, 3:66]), transl=f(trans), betas=f(b))
     if kind == "smpl":
         hands = poses[:, 66:72] if poses.shape[1] >= 72 else np.zeros((t, 6))
@@ -139,4 +183,23 @@ def smplx_joints(
     return out.joints[:, :22].double().numpy()
 
 
-__all__ = ["SMPL_JOINTS", "SMPL_NEUTRAL_OFFSETS", "SMPL_PARENTS", "forward_kinematics", "smpl_model_dir"]
+def _load_model_arrays(path: Path) -> dict:
+    """The arrays of an SMPL-family model file: ``.npz``, or the original ``.pkl`` (a pickle: the user's own
+    file, loaded as smplx itself does)."""
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=True) as z:
+            return {k: z[k] for k in z.files}
+    import pickle
+
+    with path.open("rb") as fh:
+        return pickle.load(fh, encoding="latin1")
+
+
+__all__ = [
+    "SMPL_JOINTS",
+    "SMPL_NEUTRAL_OFFSETS",
+    "SMPL_PARENTS",
+    "forward_kinematics",
+    "smpl_model_dir",
+    "smpl_model_file",
+]

@@ -29,11 +29,25 @@ class CheckpointError(ValueError):
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:  # disk full, quota, read-only: leave no partial file behind
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(
+            f"{path}: could not write the checkpoint ({e.strerror or e}); free disk space (or fix the "
+            "directory) and re-run the same command to resume from the last complete checkpoint"
+        ) from e
+
+
+def clean_temp(ckpt_dir: Path) -> None:
+    """Remove the temporary files of a writer that was killed (they are hidden; no reader looks at them)."""
+    if ckpt_dir.is_dir():
+        for p in ckpt_dir.glob(".*.tmp*"):
+            p.unlink(missing_ok=True)
 
 
 def save(ckpt_dir: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
@@ -41,6 +55,7 @@ def save(ckpt_dir: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict
     from safetensors.torch import save as st_save
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    clean_temp(ckpt_dir)
     stem = f"step_{step:08d}"
     blob = st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
     _atomic_write(ckpt_dir / f"{stem}.safetensors", blob)

@@ -41,7 +41,7 @@ def train(
     samples: float = typer.Option(
         None, "--samples", help="Budget: samples (control steps over all worlds), e.g. 2e9."
     ),
-    updates: int = typer.Option(None, "--updates", help="Budget: PPO updates."),
+    updates: int = typer.Option(None, "--updates", min=1, help="Budget: PPO updates."),
     minutes: float = typer.Option(None, "--minutes", help="Budget: wall-clock minutes."),
     config: Path = typer.Option(None, "--config", "-c", help="TOML config file (keys as in config.json)."),
     overrides: list[str] = typer.Option(
@@ -54,11 +54,20 @@ def train(
     reset_std: float = typer.Option(None, "--reset-std", help="With --resume-from: reset the action std."),
     seed: int = typer.Option(None, "--seed", help="Random seed."),
     device: str = typer.Option(None, "--device", help="Torch device (default: cuda if available, else cpu)."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Use --run-dir even if it is a non-empty directory that is not an mm run."
+    ),
     as_json: bool = typer.Option(False, "--json", help="No progress bar; print a JSON summary."),
 ) -> None:
     """Train a policy with PPO. With no arguments: a short CPU demo (tiny legs, generated walk, a few minutes)."""
     from mm_core import RegistryError
     from mm_rl.config import ConfigError, resolve
+
+    for flag, value in (("--samples", samples), ("--minutes", minutes)):
+        if value is not None and not value > 0:
+            raise fail(f"{flag} {value}: a training budget must be > 0")
+    check_device(device)
+    check_backend(backend)
 
     try:
         cfg = resolve(
@@ -78,7 +87,14 @@ def train(
         raise fail(str(e)) from e
     if reset_std is not None and resume_from is None:
         raise fail("--reset-std needs --resume-from (the checkpoint whose std to reset)")
+    if resume_from is not None:  # before any setup work: a wrong path is one quick error
+        from mm_rl.checkpoint import resolve as resolve_checkpoint
+
+        resolve_checkpoint(resume_from)
     run_dir = run_dir or Path("runs") / cfg.embodiment
+    from mm_core.outputs import prepare_output_dir
+
+    prepare_output_dir(run_dir, "train", overwrite=overwrite)  # never writes into a directory of the user's
     demo = cfg.embodiment == "tiny" and not cfg.motions
     summary = _run_training(cfg, run_dir, resume_from, reset_std, progress=not as_json)
     if summary is None:  # not rank 0
@@ -145,6 +161,35 @@ def _run_training(cfg: Any, run_dir: Path, resume_from: Path | None, reset_std: 
     return summary if trainer.dist.main else None
 
 
+def check_device(device: str | None) -> None:
+    """Refuse a torch device name that does not exist or is not available here, before any work starts."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise fail(f"--device {device!r} is not a torch device (e.g. cpu, cuda, cuda:0): {e}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise fail(f"--device {device!r}: no CUDA GPU is available here; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise fail(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type not in ("cpu", "cuda"):
+        raise fail(f"--device {device!r}: mm trains on cpu or cuda")
+
+
+def check_backend(backend: str | None) -> None:
+    """Refuse an unknown simulation backend name, listing the installed ones."""
+    if backend is not None:
+        from mm_core import registry
+
+        try:
+            registry.get_sim_backend(backend)
+        except registry.RegistryError as e:
+            raise fail(f"--backend: {e}") from None
+
+
 def checkpoint_stem(run_dir: Path) -> str:
     latest = run_dir / "checkpoints" / "latest"
     return latest.read_text().strip() if latest.is_file() else "the start"
@@ -177,6 +222,7 @@ def evaluate(
     from mm_rl.evaluate import evaluate_checkpoint
     from mm_rl.motions import MotionInputError
 
+    check_backend(backend)
     try:
         ckpt = resolve(target)
         report = evaluate_checkpoint(ckpt, motions=list(motions) if motions else None, backend=backend)

@@ -66,6 +66,10 @@ class PPOConfig:
     """Decay the learning rate linearly to 0 over the budget (needs a sample or update budget)."""
     muon: bool = True
     """Muon for 2-D weights (Adam for the rest); False = Adam for everything."""
+    muon_lr_scale: str = "reference"
+    """Muon's learning rate per weight of shape (rows, cols): ``reference`` = lr * sqrt(max(1, rows / cols)) (Keller
+    Jordan's Muon, as the reference); ``match_adamw`` = lr * 0.2 * sqrt(max(rows, cols)) (torch's AdamW-RMS match,
+    6-10x larger steps for 1024-wide layers; see BENCHMARKS.md)."""
     normalize_reward: bool = True
     """Divide rewards by the running std of the discounted return."""
 
@@ -149,7 +153,8 @@ def preset(embodiment: str) -> TrainConfig:
             checkpoint_every=20,
             eval_every=0,
             policy=PolicyConfig(actor_width=128, actor_depth=2, critic_width=128, critic_depth=2),
-            ppo=PPOConfig(num_steps=32, num_minibatches=8, epochs=2, lr=3e-3),
+            # Tuned with Muon's AdamW-matched step (2.3x the reference's for these 128-wide layers).
+            ppo=PPOConfig(num_steps=32, num_minibatches=8, epochs=2, lr=3e-3, muon_lr_scale="match_adamw"),
         )
     return TrainConfig(embodiment=embodiment, num_worlds=8192)
 
@@ -309,6 +314,10 @@ def validate(cfg: TrainConfig) -> None:
         ),
         (cfg.policy.actor_depth >= 1 and cfg.policy.critic_depth >= 1, "network depths must be >= 1"),
         (0 <= cfg.sampling.uniform_mix <= 1, "sampling.uniform_mix must be in [0, 1]"),
+        (
+            cfg.ppo.muon_lr_scale in ("reference", "match_adamw"),
+            f"ppo.muon_lr_scale must be 'reference' or 'match_adamw', got {cfg.ppo.muon_lr_scale!r}",
+        ),
         (cfg.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
         (
             cfg.num_worlds * cfg.ppo.num_steps >= cfg.ppo.num_minibatches,

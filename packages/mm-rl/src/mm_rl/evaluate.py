@@ -1,11 +1,21 @@
 """Deterministic evaluation: the policy on each motion from its first frame, one episode per motion.
 
-The task is the run's, with the embodiment's evaluation termination thresholds and no time limit.
-Metrics per motion (and overall, frame-weighted where it matters):
-``early_termination_rate`` (the episode failed before the motion's end), ``frame_coverage`` (frames tracked /
-frames in the motion), ``site_error_rel_m`` (tracked sites relative to the main site vs the reference, mean over
-steps and non-main sites), ``site_error_abs_m`` (world-frame site positions), ``joint_error_rad`` (mean absolute
-error of the non-root joint angles), ``root_error_m`` (root position; 0 for fixed-root embodiments).
+The task is the run's, with the embodiment's evaluation termination thresholds and no time limit. The errors are
+the env's own (``info["tracking"]``, computed from the same reference tensors and root offsets as the reward),
+summed per world on the device over every step of the episode, the failing step included, and averaged here.
+Metrics per motion (overall: coverage frame-weighted, errors step-weighted; README, "Evaluation metrics"):
+
+- ``early_termination_rate``: 1 if the episode failed before the motion's end (the reference's ET rate);
+- ``frame_coverage``: frames tracked / frames to track (clip frames - 1), the failing step not counted;
+- ``site_error_rel_m``: mean Euclidean distance of the non-main sites' positions relative to the main site from
+  the reference's (the reference's relative site error);
+- ``site_error_abs_m``: mean Euclidean distance of the world-frame site positions (reference moved by the root xy
+  offset applied at reset) (the reference's absolute site error);
+- ``site_rmse_rel_m``, ``site_rmse_abs_m``: root mean square of the same distances (over steps and sites);
+- ``joint_error_rad``: mean absolute error of the non-root joint positions;
+- ``root_error_m``: mean distance of the root position (0 for fixed roots); ``root_rot_error_rad``: mean angle
+  between the root (main site for fixed roots) orientation and the reference's;
+- ``frames`` (frames to track) and ``steps`` (steps taken).
 """
 
 from __future__ import annotations
@@ -20,6 +30,16 @@ from mm_core import EvalReport, MotionClip
 from mm_rl.config import TrainConfig, from_dict
 from mm_rl.policy import ActorCritic
 
+#: ``info["tracking"]`` key -> metric name (mean over steps; ``_sq_m2`` ones become root mean squares).
+_MEAN_ERRORS = {
+    "site_rel_m": "site_error_rel_m",
+    "site_abs_m": "site_error_abs_m",
+    "joint_rad": "joint_error_rad",
+    "root_pos_m": "root_error_m",
+    "root_rot_rad": "root_rot_error_rad",
+}
+_RMS_ERRORS = {"site_rel_sq_m2": "site_rmse_rel_m", "site_abs_sq_m2": "site_rmse_abs_m"}
+
 
 def eval_config(cfg: TrainConfig, backend: str | None) -> TrainConfig:
     import copy
@@ -32,105 +52,53 @@ def eval_config(cfg: TrainConfig, backend: str | None) -> TrainConfig:
     return cfg
 
 
-def start_at_first_frames(env: Any) -> None:
-    """Make every (re)set world ``i`` start at frame 0 of clip ``i % num_clips``.
+def rollout_first_episodes(policy: ActorCritic, env: Any, record: bool = False) -> list[dict[str, Any]]:
+    """One deterministic episode per world, all in one batch: world ``i`` runs clip ``i % num_clips`` from its
+    first frame (``env.reset(clips=...)``) until it fails or reaches the clip's last frame.
 
-    mm-sim's reference-state init draws a random clip and frame, and its API has no deterministic start; this
-    replaces the draw on this evaluation env only.
+    Returns per world ``{"metrics": {...}}`` (module docstring) and, with ``record``, ``"trajectory"``:
+    ``qpos (K, nq)``, ``act (K, na)``, ``frame (K,)`` of the state before each of its K steps (the first is the
+    start pose), copied out of the simulator's buffers.
     """
-    lib = env.motions
-
-    def first_frames(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        clip = torch.arange(n, device=lib.clip_len.device) % lib.num_clips
-        return clip, torch.zeros_like(clip)
-
-    lib.sample = first_frames
-
-
-def _joint_columns(model: Any) -> tuple[list[int], int | None]:
-    """qpos columns of the non-root hinge/slide joints, and the qpos address of a free root (or None)."""
-    import mujoco
-
-    cols, root = [], None
-    for j in range(model.njnt):
-        t = int(model.jnt_type[j])  # pybind enums do not compare equal to numpy ints
-        if t == int(mujoco.mjtJoint.mjJNT_FREE):
-            root = int(model.jnt_qposadr[j]) if root is None else root
-        elif t in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
-            cols.append(int(model.jnt_qposadr[j]))
-    return cols, root
-
-
-def rollout_first_episodes(
-    policy: ActorCritic, env: Any, clips: list[MotionClip], record: bool = False
-) -> list[dict[str, Any]]:
-    """One deterministic episode per clip (world ``i`` runs clip ``i`` from its first frame), all in one batch.
-
-    Returns per clip ``{"metrics": {...}}`` and, with ``record``, ``"trajectory"``: ``qpos (K, nq)``,
-    ``act (K, na)``, ``frame (K,)`` of the tracked steps.
-    """
-    import mujoco
-
-    if env.num_envs != len(clips):
-        raise ValueError(f"need one world per clip: {env.num_envs} worlds for {len(clips)} clips")
-    model = env.model
-    site_ids = [[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, s) for s in c.site_names] for c in clips]
-    cols, root = _joint_columns(model)
-    start_at_first_frames(env)
-    obs = env.reset()
-    n = len(clips)
-    active = np.ones(n, dtype=bool)
-    steps, terminated = np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
-    errs: list[dict[str, list[float]]] = [{"rel": [], "abs": [], "joint": [], "root": []} for _ in clips]
-    traj: list[dict[str, list[np.ndarray]]] = [{"qpos": [], "act": [], "frame": []} for _ in clips]
-    limit = max(c.num_frames for c in clips) + 10
-    while active.any() and steps.max() < limit:
+    n, lib, dev = env.num_envs, env.motions, env.device
+    obs = env.reset(clips=torch.arange(n, device=dev) % lib.num_clips)
+    clip = env.clip.clone()
+    active = torch.ones(n, dtype=torch.bool, device=dev)
+    steps = torch.zeros(n, dtype=torch.long, device=dev)
+    terminated = torch.zeros(n, dtype=torch.bool, device=dev)
+    sums: dict[str, torch.Tensor] = {}
+    rec: dict[str, list[torch.Tensor]] = {"qpos": [], "act": [], "frame": []}
+    for _ in range(int(lib.clip_len.max())):  # an episode takes at most clip frames - 1 steps
+        if record:
+            # clone: on the C MuJoCo backend qpos is a float64 view of the simulator's buffer.
+            rec["qpos"].append(env.sim.qpos.detach().to("cpu", torch.float64, copy=True))
+            rec["act"].append(env.sim.act.detach().to("cpu", torch.float64, copy=True))
+            rec["frame"].append(env.frame.to("cpu", copy=True))
         obs, _, term, trunc, info = env.step(policy.act(obs, deterministic=True))
-        term, done = term.cpu().numpy(), (term | trunc).cpu().numpy()
-        steps[active] += 1
-        terminated[active & done] = term[active & done]
-        live = np.nonzero(active & ~done)[0]
-        active &= ~done
-        if not len(live):
-            continue
-        frames = info["frame"].cpu().numpy()
-        site_xpos = env.sim.site_xpos.double().cpu().numpy()
-        qpos_all = env.sim.qpos.double().cpu().numpy()
-        act_all = env.sim.act.double().cpu().numpy() if record else None
-        for i in live:
-            clip, k, e = clips[i], int(frames[i]), errs[i]
-            pos, ref = site_xpos[i, site_ids[i]], clip.site_pos[k]
-            e["abs"].append(float(np.linalg.norm(pos - ref, axis=-1).mean()))
-            if len(pos) > 1:
-                e["rel"].append(
-                    float(np.linalg.norm((pos[1:] - pos[0]) - (ref[1:] - ref[0]), axis=-1).mean())
-                )
-            qpos = qpos_all[i]
-            e["joint"].append(float(np.abs(qpos[cols] - clip.qpos[k, cols]).mean()) if cols else 0.0)
-            rp = qpos[root : root + 3] - clip.qpos[k, root : root + 3] if root is not None else np.zeros(3)
-            e["root"].append(float(np.linalg.norm(rp)))
-            if record:
-                traj[i]["qpos"].append(qpos)
-                traj[i]["act"].append(act_all[i])
-                traj[i]["frame"].append(np.array(k))
+        for k, v in info["tracking"].items():
+            sums[k] = sums.get(k, 0) + torch.where(active, v.to(torch.float64), 0.0)
+        steps += active
+        terminated |= active & term
+        active &= ~(term | trunc)
+        if not bool(active.any()):
+            break
+    steps_np, term_np = steps.cpu().numpy(), terminated.cpu().numpy()
+    sums_np = {k: v.cpu().numpy() for k, v in sums.items()}
+    lengths = lib.clip_len[clip].cpu().numpy()
     out = []
-    for i, clip in enumerate(clips):
-        total = clip.num_frames - 1
-        tracked = steps[i] - 1 if terminated[i] else steps[i]  # a failing step does not count as tracked
-        mean = lambda v: float(np.mean(v)) if v else float("nan")  # noqa: E731
+    for i in range(n):
+        total, k = int(lengths[i]) - 1, int(steps_np[i])  # every episode takes >= 1 step
+        tracked = k - 1 if term_np[i] else k  # a failing step does not count as tracked
         metrics = {
-            "early_termination_rate": float(terminated[i]),
-            "frame_coverage": min(int(tracked), total) / total,
-            "site_error_rel_m": mean(errs[i]["rel"]),
-            "site_error_abs_m": mean(errs[i]["abs"]),
-            "joint_error_rad": mean(errs[i]["joint"]),
-            "root_error_m": mean(errs[i]["root"]),
-            "frames": float(total),
-            "steps": float(steps[i]),
+            "early_termination_rate": float(term_np[i]),
+            "frame_coverage": min(tracked, total) / total,
         }
+        metrics |= {name: float(sums_np[key][i] / k) for key, name in _MEAN_ERRORS.items()}
+        metrics |= {name: float(np.sqrt(sums_np[key][i] / k)) for key, name in _RMS_ERRORS.items()}
+        metrics |= {"frames": float(total), "steps": float(k)}
         item: dict[str, Any] = {"metrics": metrics}
         if record:
-            item["trajectory"] = {k: np.stack(v) if v else np.zeros((0,)) for k, v in traj[i].items()}
+            item["trajectory"] = {key: torch.stack(v)[:k, i].numpy() for key, v in rec.items()}
         out.append(item)
     return out
 
@@ -157,7 +125,7 @@ def evaluate_policy(
             f"{policy.num_obs} / {policy.num_actions}; evaluate on motions of the policy's embodiment"
         )
     per_motion: dict[str, dict[str, float]] = {}
-    for path, clip, res in zip(motion_paths, clips, rollout_first_episodes(policy, env, clips), strict=True):
+    for path, clip, res in zip(motion_paths, clips, rollout_first_episodes(policy, env), strict=True):
         name = clip.name or Path(path).stem
         if name in per_motion:  # two clips of one name: tell them apart by file
             name = f"{name} ({path})"
@@ -173,13 +141,11 @@ def _overall(per_motion: dict[str, dict[str, float]]) -> dict[str, float]:
     out = {"motions": float(len(ms))}
     out["early_termination_rate"] = float(np.mean([m["early_termination_rate"] for m in ms]))
     out["frame_coverage"] = float(sum(m["frame_coverage"] * m["frames"] for m in ms) / frames.sum())
-    for k in ("site_error_rel_m", "site_error_abs_m", "joint_error_rad", "root_error_m"):
-        vals = np.array([m[k] for m in ms])
-        w = np.array([m["steps"] for m in ms])
-        ok = np.isfinite(vals)
-        out[k] = (
-            float((vals[ok] * w[ok]).sum() / w[ok].sum()) if ok.any() and w[ok].sum() > 0 else float("nan")
-        )
+    steps = np.array([m["steps"] for m in ms])
+    for k in _MEAN_ERRORS.values():
+        out[k] = float((np.array([m[k] for m in ms]) * steps).sum() / steps.sum())
+    for k in _RMS_ERRORS.values():
+        out[k] = float(np.sqrt((np.array([m[k] for m in ms]) ** 2 * steps).sum() / steps.sum()))
     return out
 
 

@@ -16,7 +16,9 @@ def resolve_motion_paths(items: list[str]) -> list[Path]:
     out: list[Path] = []
     for item in items:
         p = Path(item).expanduser()
-        if p.is_dir():
+        if (p / "report.json").is_file():  # an mm retarget output: its clips, never the sources beside them
+            out += _report_clips(p)
+        elif p.is_dir():
             found = sorted(q for q in p.rglob("*.npz") if not q.name.startswith("."))
             if not found:
                 raise MotionInputError(
@@ -28,6 +30,23 @@ def resolve_motion_paths(items: list[str]) -> list[Path]:
         else:
             raise MotionInputError(f"{p}: no such motion file or directory")
     return out
+
+
+def _report_clips(run: Path) -> list[Path]:
+    import json
+
+    try:
+        clips = json.loads((run / "report.json").read_text())["clips"]
+        found = [Path(c["output"]) for c in clips if c["status"] != "failed" and c.get("output")]
+    except (ValueError, KeyError, TypeError) as e:
+        raise MotionInputError(f"{run / 'report.json'}: not a readable mm retarget report ({e})") from e
+    missing = [str(q) for q in found if not q.is_file()]
+    if missing or not found:
+        raise MotionInputError(
+            f"{run}: its report.json lists {len(found)} clip(s) and {len(missing)} are missing "
+            f"({', '.join(missing[:3]) or 'none retargeted'}); re-run the `mm retarget` command that made it"
+        )
+    return found
 
 
 def demo_clip_path(embodiment: str, cache_dir: Path) -> Path:

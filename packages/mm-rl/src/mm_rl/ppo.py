@@ -112,8 +112,7 @@ def make_optimizers(policy: nn.Module, cfg: PPOConfig) -> list[torch.optim.Optim
         return [torch.optim.Adam(list(policy.parameters()), lr=cfg.lr, eps=1e-5)]
     from mm_rl.muon import make_muon
 
-    # Muon's update is scaled to AdamW's RMS, so one learning rate serves both optimisers.
-    return [make_muon(matrices, cfg.lr), torch.optim.Adam(others, lr=cfg.lr, eps=1e-5)]
+    return [make_muon(matrices, cfg.lr, cfg.muon_lr_scale), torch.optim.Adam(others, lr=cfg.lr, eps=1e-5)]
 
 
 class PPO:
@@ -165,6 +164,30 @@ class PPO:
             returns=ret.reshape(-1),
         )
 
+    def loss(self, mb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The PPO loss of one minibatch (keys as :meth:`prepare` returns) and its parts (detached).
+
+        Advantages are normalised over the minibatch (on every data-parallel rank together); the policy loss is
+        the clipped surrogate, the value loss clipped around the rollout's values (``value_clip > 0``).
+        """
+        cfg = self.cfg
+        adv = normalise_advantages(mb["advantages"])
+        logp, ent, v = self.policy.evaluate(mb["obs"], mb["actions"])
+        log_ratio = logp - mb["logp"]
+        ratio = log_ratio.exp()
+        pg_loss = clipped_surrogate(ratio, adv, cfg.clip)
+        v_loss = value_loss(v, mb["values"], mb["returns"], cfg.value_clip)
+        loss = pg_loss + cfg.value_coef * v_loss - cfg.entropy_coef * ent.mean()
+        with torch.no_grad():
+            parts = {
+                "policy_loss": pg_loss.detach(),
+                "value_loss": v_loss.detach(),
+                "entropy": ent.mean(),
+                "approx_kl": ((ratio - 1) - log_ratio).mean(),
+                "clip_frac": ((ratio - 1).abs() > cfg.clip).float().mean(),
+            }
+        return loss, parts
+
     def update(
         self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
     ) -> dict[str, float]:
@@ -181,20 +204,7 @@ class PPO:
             perm = torch.randperm(B, generator=generator, device="cpu").to(batch["obs"].device)
             for i in range(cfg.num_minibatches):
                 idx = perm[i * mb : (i + 1) * mb]
-                obs, act = batch["obs"][idx], batch["actions"][idx]
-                old_logp, old_v = batch["logp"][idx], batch["values"][idx]
-                adv, ret = batch["advantages"][idx], batch["returns"][idx]
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                logp, ent, v = policy.evaluate(obs, act)
-                log_ratio = logp - old_logp
-                ratio = log_ratio.exp()
-                pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
-                if cfg.value_clip > 0:
-                    v_clipped = old_v + (v - old_v).clamp(-cfg.value_clip, cfg.value_clip)
-                    v_loss = 0.5 * torch.max((v - ret) ** 2, (v_clipped - ret) ** 2).mean()
-                else:
-                    v_loss = 0.5 * ((v - ret) ** 2).mean()
-                loss = pg_loss + cfg.value_coef * v_loss - cfg.entropy_coef * ent.mean()
+                loss, parts = self.loss({k: v[idx] for k, v in batch.items()})
                 for opt in self.optimizers:
                     opt.zero_grad(set_to_none=False)
                 loss.backward()
@@ -208,13 +218,9 @@ class PPO:
                 for opt in self.optimizers:
                     opt.step()
                 grad_norms.append(float(total_norm))
-                with torch.no_grad():
-                    stats["policy_loss"].append(float(pg_loss))
-                    stats["value_loss"].append(float(v_loss))
-                    stats["entropy"].append(float(ent.mean()))
-                    stats["approx_kl"].append(float(((ratio - 1) - log_ratio).mean()))
-                    stats["clip_frac"].append(float(((ratio - 1).abs() > cfg.clip).float().mean()))
-        out = {k: (sum(v) / len(v) if v else float("nan")) for k, v in stats.items()}
+                for k, v in parts.items():
+                    stats[k].append(float(v))
+        out = _mean_over_ranks({k: (sum(v) / len(v) if v else float("nan")) for k, v in stats.items()})
         out["grad_norm"] = sum(grad_norms) / len(grad_norms) if grad_norms else float("nan")
         with torch.no_grad():
             ret, val = batch["returns"], batch["values"]
@@ -269,6 +275,47 @@ class PPO:
                     for name, val in st.items()
                 }
             opt.load_state_dict({"state": state, "param_groups": om["param_groups"]})
+
+
+def clipped_surrogate(ratio: torch.Tensor, adv: torch.Tensor, clip: float) -> torch.Tensor:
+    """PPO's policy loss: mean of max(-A r, -A clip(r, 1 - clip, 1 + clip)) over ratios r and advantages A (B,)."""
+    return torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
+
+
+def value_loss(v: torch.Tensor, old_v: torch.Tensor, ret: torch.Tensor, clip: float) -> torch.Tensor:
+    """0.5 * mean squared error of values v (B,) to returns; with ``clip > 0`` the larger (pessimistic) of the
+    error of v and of v kept within +- clip of the rollout's values old_v."""
+    err = (v - ret) ** 2
+    if clip > 0:
+        v_clipped = old_v + (v - old_v).clamp(-clip, clip)
+        err = torch.max(err, (v_clipped - ret) ** 2)
+    return 0.5 * err.mean()
+
+
+def normalise_advantages(adv: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """(adv - mean) / (std + eps) with the mean and (unbiased) std of the minibatch over all data-parallel ranks,
+    so K processes compute what one process would on their K minibatches together."""
+    from mm_rl.policy import _all_reduce_
+
+    a = adv.to(torch.float64)
+    sums = torch.stack([a.new_tensor(float(a.numel())), a.sum(), (a * a).sum()])
+    _all_reduce_(sums)
+    n, s, ss = sums.unbind()
+    mean = s / n
+    std = ((ss - n * mean * mean).clamp_min(0.0) / (n - 1).clamp_min(1.0)).sqrt()
+    return ((a - mean) / (std + eps)).to(adv.dtype)
+
+
+def _mean_over_ranks(values: dict[str, float]) -> dict[str, float]:
+    """Each figure's mean over data-parallel ranks (every rank's minibatches are the same size)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return values
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return dict(zip(values, (t / dist.get_world_size()).tolist(), strict=True))
 
 
 def _average_grads(grads: list[torch.Tensor | None]) -> None:

@@ -64,10 +64,9 @@ def render_checkpoint(
     env = make_env(
         eval_config(cfg, None), [clip_path], torch.device("cpu"), seed=cfg.seed, num_worlds=1, evaluation=True
     )
-    result = rollout_first_episodes(policy, env, [clip], record=True)[0]
-    traj = result["trajectory"]
-    if len(traj["qpos"]) == 0:
-        raise RenderError(f"{path}: the policy failed on the first step of {clip_path}; nothing to render")
+    traj = rollout_first_episodes(policy, env, record=True)[0]["trajectory"]
+    # The env moved the root xy to the origin at reset: move the reference ghost the same way.
+    offset = env.offset3[0, 0].double().cpu().numpy()
 
     model = env.model
     try:
@@ -105,8 +104,10 @@ def render_checkpoint(
             mujoco.mj_forward(model, data)
             model.tendon_rgba[tendon_ids] = activation_rgba(traj["act"][k][act_adr])
             ghost.qpos[:] = clip.qpos[int(traj["frame"][k])]
-            mujoco.mj_kinematics(model, ghost)
             free = model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE)
+            if free:
+                ghost.qpos[:3] -= offset
+            mujoco.mj_kinematics(model, ghost)
             cam.lookat[:] = data.qpos[:3] if free else model.stat.center
             cam.lookat[:] += GHOST_OFFSET / 2
             renderer.update_scene(data, cam)

@@ -1,8 +1,15 @@
 """The training runner: environment, rollouts, PPO updates, metrics, checkpoints, resume, data parallelism.
 
 Data parallel (``torchrun --nproc-per-node K -m mm_rl.train ...`` or any launcher that sets ``RANK``/
-``WORLD_SIZE``): every process simulates its own worlds, gradients and normaliser statistics are all-reduced, so
-parameters stay identical; rank 0 writes the run directory.
+``WORLD_SIZE``): every process simulates its own worlds; gradients (averaged), advantage, observation and return
+statistics and the motion sampler's counts are all-reduced, and the clock (learning-rate decay, ``--minutes``) is
+rank 0's, so parameters and decisions stay identical; rank 0 writes the run directory, with every rank's RNG and
+environment state.
+
+Resume (re-running the same command on a run dir) continues exactly where the checkpoint was written: weights,
+optimiser moments, normalisers, every RNG, the environment's episodes (physics state, clip, frame, episode
+counters, reset RNG), the per-world discounted returns of the return normaliser and the current observations are
+all restored (packages/mm-rl/README.md, "Resume").
 """
 
 from __future__ import annotations
@@ -35,6 +42,20 @@ RESUMABLE_KEYS = {
     "checkpoint_every",
     "keep_checkpoints",
 }
+
+
+def lr_at(cfg: TrainConfig, update: int, total_updates: int | None, elapsed_s: float) -> float:
+    """Learning rate for PPO update ``update`` (0-based): ``ppo.lr``, decayed linearly to 0 over the update budget
+    (``total_updates``) or, with only a time budget, over ``max_minutes`` of training time ``elapsed_s``."""
+    if not cfg.ppo.lr_decay:
+        return cfg.ppo.lr
+    if total_updates:
+        frac = update / total_updates
+    elif cfg.max_minutes:
+        frac = elapsed_s / (60 * cfg.max_minutes)
+    else:
+        frac = 0.0
+    return cfg.ppo.lr * max(1.0 - frac, 0.0)
 
 
 class TrainError(RuntimeError):
@@ -195,6 +216,8 @@ class Trainer:
         self.dist = init_distributed(self.device)
         if self.device.type == "cuda" and cfg.device is None:
             self.device = pick_device(None, self.dist.rank)
+        if self.device.type == "cuda" and self.device.index is not None:
+            torch.cuda.set_device(self.device)  # NCCL's object collectives use the current device
         self.ckpt_dir = self.run_dir / "checkpoints"
 
         existing = checkpoint.list_checkpoints(self.run_dir) if self.run_dir.is_dir() else []
@@ -230,23 +253,27 @@ class Trainer:
         self.elapsed = 0.0
         self.per_update = env.num_envs * cfg.ppo.num_steps * self.dist.world
 
+        self.obs = env.reset()
         if self.resuming:
             self._load(checkpoint.resolve(self.run_dir), full=True)
         elif resume_from is not None:
             self._load(checkpoint.resolve(resume_from), full=False)
-        if reset_std is not None:
-            self.policy.reset_std(reset_std)
+            # Only here, at the start of a fine-tune: re-running the command resumes with the trained std.
+            if reset_std is not None:
+                self.policy.reset_std(reset_std)
         if self.dist.world > 1:  # identical start on every rank, whatever each one seeded
             import torch.distributed as dist
 
             for t in list(self.policy.parameters()) + list(self.policy.buffers()):
                 dist.broadcast(t.data, 0)
 
-        self.obs = env.reset()
         if self.policy.obs_norm.count.item() == 0:
             self.policy.obs_norm.update(self.obs)
         if self.dist.main:
-            (self.run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+            from mm_core.outputs import atomic_path
+
+            with atomic_path(self.run_dir / "config.json") as tmp:  # a kill -9 never leaves half a config
+                tmp.write_text(json.dumps(to_dict(cfg), indent=2))
         self.log = (
             MetricsLog(self.run_dir / "metrics.csv", self.update if self.resuming else None)
             if self.dist.main
@@ -254,6 +281,7 @@ class Trainer:
         )
         if not self.resuming:
             self.save_checkpoint()
+        self._clock = time.perf_counter()
 
     def _barrier(self) -> None:
         import torch.distributed as dist
@@ -289,6 +317,8 @@ class Trainer:
                 f"{path}: network sizes differ from this config's policy.*; use the checkpoint's sizes"
             )
         self.ppo.load_state(tensors, meta["ppo"], with_optim=full)
+        # Episodes start afresh (a fine-tune, an older checkpoint): so do their discounted returns.
+        self.ppo.return_norm.ret.zero_()
         if not full:
             return
         self.update, self.samples, self.elapsed = meta["update"], meta["samples"], meta["elapsed"]
@@ -300,10 +330,32 @@ class Trainer:
         self.sampler.load_state(meta["sampler"])
         if self.cfg.sampling.adaptive:
             self.env.motions.set_weights(torch.as_tensor(self.sampler.weights(), dtype=torch.float32))
+        cuda_key = f"rng.cuda.{self.dist.rank}"
+        if cuda_key in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors[cuda_key].cpu(), self.device)
+        prefix = f"env.{self.dist.rank}."
+        env_state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if env_state and meta.get("world_size", 1) == self.dist.world:
+            # The episodes go on where they were (checkpoints before this format, or written with another
+            # number of processes, start new episodes instead).
+            self.obs = env_state.pop("trainer.obs").to(self.device)
+            self.ppo.return_norm.ret.copy_(env_state.pop("trainer.return_ret"))
+            self.env.load_state_dict(env_state)
 
-    def _gather_rng(self) -> list[torch.Tensor]:
-        """Every rank's torch RNG state (action sampling), for the checkpoint."""
-        state = torch.get_rng_state()
+    def _rank_state(self) -> dict[str, torch.Tensor]:
+        """This rank's RNGs (action sampling), environment state, current observations and per-world discounted
+        returns: what an exact continuation needs besides the shared learner state."""
+        out = {"rng.torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            out["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        env_state = self.env.state_dict()
+        env_state["trainer.obs"] = self.obs
+        env_state["trainer.return_ret"] = self.ppo.return_norm.ret
+        out.update({f"env.{k}": v.detach().cpu().clone() for k, v in env_state.items()})
+        return out
+
+    def _gather_rank_states(self) -> list[dict[str, torch.Tensor]]:
+        state = self._rank_state()
         if self.dist.world == 1:
             return [state]
         import torch.distributed as dist
@@ -311,6 +363,23 @@ class Trainer:
         states: list[Any] = [None] * self.dist.world
         dist.all_gather_object(states, state)
         return states
+
+    def _from_main(self, value: float) -> float:
+        """Rank 0's ``value`` on every rank (decisions taken from a clock must agree across ranks)."""
+        if self.dist.world == 1:
+            return value
+        import torch.distributed as dist
+
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.broadcast(t, 0)
+        return float(t.item())
+
+    def _tick(self) -> None:
+        """Add the wall-clock time since the last tick to ``elapsed`` (training time, cumulative over resumes;
+        rank 0's clock on every rank)."""
+        now = time.perf_counter()
+        self.elapsed = self._from_main(self.elapsed + now - self._clock)
+        self._clock = now
 
     def param_digests(self) -> list[str]:
         """SHA-256 of the policy's parameters and buffers on every rank (all equal when data parallelism works)."""
@@ -328,7 +397,7 @@ class Trainer:
         return out
 
     def save_checkpoint(self) -> Path | None:
-        torch_states = self._gather_rng()
+        rank_states = self._gather_rank_states()
         digests = self.param_digests()
         if len(set(digests)) > 1:
             raise TrainError(
@@ -337,8 +406,11 @@ class Trainer:
         if not self.dist.main:
             return None
         tensors, ppo_meta = self.ppo.state()
-        for r, s in enumerate(torch_states):
-            tensors[f"rng.torch.{r}"] = s
+        for r, state in enumerate(rank_states):
+            for k, v in state.items():
+                head, _, rest = k.partition(".")
+                # rng.torch -> rng.torch.<rank>; env.<field> -> env.<rank>.<field>
+                tensors[f"{k}.{r}" if head == "rng" else f"{head}.{r}.{rest}"] = v
         tensors["rng.shuffle"] = self.shuffle.get_state()
         meta = {
             "embodiment": self.cfg.embodiment,
@@ -411,22 +483,24 @@ class Trainer:
             obs = next_obs
         self.obs = obs
         ro.last_obs = obs
-        self.sampler.record_counts(clip_episodes.cpu().numpy(), clip_failures.cpu().numpy())
+        counts = torch.cat([ep, clip_episodes, clip_failures])
+        if self.dist.world > 1:  # every rank's episodes: the sampler (and its saved state) is the same on all
+            import torch.distributed as dist
+
+            dist.all_reduce(counts)
+        counts = counts.cpu()
+        self.sampler.record_counts(counts[3 : 3 + C].numpy(), counts[3 + C :].numpy())
         stats = {f"reward_{k}": float(v) / T for k, v in term_sums.items()}
         stats["reward"] = float(ro.rewards.mean())
-        stats.update(self._episode_stats(ep))
+        stats.update(self._episode_stats(counts[:3]))
         stats["time_env"], stats["time_act"] = t_env, t_act
         stats["nan_resets"] = float(info.get("nan_resets", 0))
         return ro, stats
 
-    def _episode_stats(self, ep: torch.Tensor) -> dict[str, float]:
+    @staticmethod
+    def _episode_stats(ep: torch.Tensor) -> dict[str, float]:
         """ep: finished episodes, failed ones, their summed lengths (3,), summed over ranks."""
-        if self.dist.world > 1:
-            import torch.distributed as dist
-
-            ep = ep.clone()
-            dist.all_reduce(ep)
-        n, failed, length = (float(x) for x in ep.cpu())
+        n, failed, length = (float(x) for x in ep)
         return {
             "episodes": n,
             "early_termination_rate": failed / n if n else float("nan"),
@@ -437,17 +511,7 @@ class Trainer:
         return _budget_updates(self.cfg, self.per_update)
 
     def lr_now(self) -> float:
-        cfg = self.cfg
-        if not cfg.ppo.lr_decay:
-            return cfg.ppo.lr
-        total = self.total_updates()
-        if total:
-            frac = self.update / total
-        elif cfg.max_minutes:
-            frac = self.elapsed / (60 * cfg.max_minutes)
-        else:
-            frac = 0.0
-        return cfg.ppo.lr * max(1.0 - frac, 0.0)
+        return lr_at(self.cfg, self.update, self.total_updates(), self.elapsed)
 
     def step(self) -> dict[str, float]:
         """One rollout and one PPO update; returns the logged row."""
@@ -464,7 +528,7 @@ class Trainer:
             self.env.motions.set_weights(torch.as_tensor(self.sampler.weights(), dtype=torch.float32))
         self.update += 1
         self.samples += self.per_update
-        self.elapsed += t2 - t0
+        self._tick()
         total = t2 - t0
         row = {
             "update": self.update,
@@ -481,20 +545,12 @@ class Trainer:
         }
         return row
 
-    def done(self, started: float) -> bool:
+    def done(self) -> bool:
+        """The budget is spent (``elapsed`` is rank 0's, so every rank stops after the same update)."""
         total = self.total_updates()
         if total is not None and self.update >= total:
             return True
-        if self.cfg.max_minutes is not None:
-            over = (time.perf_counter() - started) / 60 >= self.cfg.max_minutes
-            if self.dist.world > 1:  # ranks must agree on when to stop
-                import torch.distributed as dist
-
-                flag = torch.tensor([float(over)])
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                over = bool(flag.item())
-            return over
-        return False
+        return self.cfg.max_minutes is not None and self.elapsed >= 60 * self.cfg.max_minutes
 
     def run(self, on_row: Any = None) -> dict[str, Any]:
         """Train until the budget is spent; returns the last row and where things are."""
@@ -503,14 +559,16 @@ class Trainer:
             raise TrainError(
                 "no budget: give --samples, --updates or --minutes (or max_* in the config file)"
             )
-        started = time.perf_counter()
+        self._clock = time.perf_counter()
         last: dict[str, Any] = {}
         bar = _Progress(self.total_updates(), self.update, enabled=self.progress and self.dist.main)
         with bar:
-            while not self.done(started):
+            while not self.done():
                 row = self.step()
                 if cfg.eval_every and self.update % cfg.eval_every == 0 and self.dist.main:
                     row.update({f"eval_{k}": v for k, v in self.evaluate().overall.items()})
+                self._tick()  # evaluation time counts towards --minutes (checkpoint time: in the next update's)
+                row["elapsed_s"] = self.elapsed
                 if self.log is not None:
                     self.log.write(row)
                 if self.update % cfg.checkpoint_every == 0:

@@ -3,7 +3,9 @@
 ``mm sim bench --embodiment E --backend B --worlds N --steps S [--json]`` or, on a bare GPU machine,
 ``python -m mm_sim.bench --embodiment E --backend warp --worlds 4096 --steps 200``. Steps/s count control steps
 summed over worlds (env steps/s, as training throughput is counted). Task and raw physics alternate step by step
-(on separate worlds of the same backend) so that load from other processes hits both alike.
+(on separate worlds of the same backend) so that load from other processes hits both alike. On the ``mujoco``
+backend a third loop, alternated with them, measures the CPU limit: C MuJoCo's own multithreaded rollout
+(``mujoco.rollout.Rollout``) of the same model on as many threads, state arrays in and out, same controls.
 """
 
 from __future__ import annotations
@@ -12,8 +14,69 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+
+def check_memory(spec: Any, worlds: int, device: str | None) -> None:
+    """Refuse a world count whose simulation state alone (MuJoCo's per-world buffers, a lower bound) exceeds the
+    memory available on the device, with the estimate, instead of running out of memory part-way."""
+    import mujoco
+
+    per_world = mujoco.MjData(spec.compile()).nbuffer
+    need = per_world * worlds
+    if device is not None and device.startswith("cuda"):
+        import torch
+
+        free = torch.cuda.mem_get_info(torch.device(device))[0]
+        where = f"free on {device}"
+    else:
+        try:
+            meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+            free = int(meminfo["MemAvailable"].split()[0]) * 1024
+        except (OSError, KeyError, ValueError):
+            return
+        where = "available RAM"
+    if need > 0.8 * free:
+        raise ValueError(
+            f"--worlds {worlds}: needs at least {need / 2**30:.3g} GiB ({per_world / 1024:.3g} KiB of simulation "
+            f"state per world for {spec.name}), but only {free / 2**30:.3g} GiB is {where}; use at most "
+            f"{int(0.8 * free / per_world)} worlds"
+        )
+
+
+class RolloutLimit:
+    """``worlds`` simulations stepped by ``mujoco.rollout.Rollout(nthread=threads)``, ``substeps`` physics steps
+    per control step, full physics state (``mjSTATE_FULLPHYSICS``) arrays in and out: nothing but MuJoCo's C
+    stepping on a persistent thread pool, the most a C backend can reach on these threads."""
+
+    def __init__(self, model: Any, qpos: Any, qvel: Any, act: Any, substeps: int, threads: int) -> None:
+        import mujoco
+        from mujoco import rollout
+
+        self.model, self.substeps = model, substeps
+        d = mujoco.MjData(model)
+        spec = int(mujoco.mjtState.mjSTATE_FULLPHYSICS)
+        self.state = np.empty((len(qpos), mujoco.mj_stateSize(model, spec)))
+        for i in range(len(qpos)):
+            d.qpos[:], d.qvel[:], d.act[:] = qpos[i], qvel[i], act[i]
+            mujoco.mj_getState(model, d, self.state[i], spec)
+        self.out = np.empty((len(qpos), substeps, self.state.shape[1]))
+        self.ctrl = np.empty((len(qpos), substeps, model.nu))
+        self.pool = rollout.Rollout(nthread=threads)
+        self.datas = [mujoco.MjData(model) for _ in range(threads)]
+
+    def step(self, ctrl: np.ndarray) -> None:
+        """One control step of every world with ``ctrl (worlds, nu)`` held over the substeps."""
+        self.ctrl[:] = ctrl[:, None]
+        self.pool.rollout(self.model, self.datas, self.state, self.ctrl, nstep=self.substeps, state=self.out)
+        self.state[:] = self.out[:, -1]
+
+    def close(self) -> None:
+        self.pool.close()
 
 
 def run_bench(
@@ -28,7 +91,9 @@ def run_bench(
     seed: int = 0,
     compile: bool = True,
     torch_threads: int | None = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
+    """``progress(done, total)`` is called before each timed step (the CLI's progress bar)."""
     import torch
 
     if torch_threads:
@@ -46,6 +111,7 @@ def run_bench(
         raise ValueError(f"--worlds and --steps must be >= 1, got {worlds} and {steps}")
     spec = get_embodiment(embodiment)
     backend = backend or default_backend()
+    check_memory(spec, worlds, device)
     t0 = time.perf_counter()
     clips: Sequence[Any] = (
         list(motions) if motions else [sinusoid_clip(spec.compile(), spec, seconds=10.0, seed=seed)]
@@ -60,6 +126,21 @@ def run_bench(
     for f in ("qpos", "qvel", "act", "ctrl", "qacc_warmstart"):
         getattr(raw, f).copy_(getattr(env.sim, f))
     raw.forward()
+    limit = None
+    if backend == "mujoco":
+        limit = RolloutLimit(
+            env.model, env.sim.qpos, env.sim.qvel, env.sim.act, spec.physics.substeps, env.sim.num_threads
+        )
+    # Time of the backend's control step inside env.step: the rest of env.step is the task's own cost.
+    sim_t: list[float] = []
+    sim_step = env.sim.step
+
+    def timed_sim_step() -> None:
+        t = time.perf_counter()
+        sim_step()
+        sim_t.append(time.perf_counter() - t)
+
+    env.sim.step = timed_sim_step  # type: ignore[method-assign]
     setup_s = time.perf_counter() - t0
     gen = torch.Generator(device=env.device).manual_seed(seed)
     bank = torch.rand((8, worlds, env.num_actions), generator=gen, device=env.device) * 2 - 1
@@ -73,26 +154,54 @@ def run_bench(
         env.step(bank[i % len(bank)])
         raw.ctrl.copy_((bank[i % len(bank)] + 1) / 2)
         raw.physics_step()
+        if limit is not None:
+            limit.step(raw.ctrl.numpy())
     sync()
+    sim_t.clear()
     warmup_s = time.perf_counter() - t0
     task_t: list[float] = []
     physics_t: list[float] = []
+    limit_t: list[float] = []
+    cpu = {"task": 0.0, "limit": 0.0}  # CPU seconds of this process (all its threads) per loop
     done = 0
     for k in range(warmup, warmup + steps):
+        if progress is not None:
+            progress(k - warmup, steps)
         a = bank[k % len(bank)]
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         _, _, term, trunc, _ = env.step(a)
         done += int((term | trunc).sum())
         sync()
         t1 = time.perf_counter()
+        cpu["task"] += time.process_time() - c0
         raw.ctrl.copy_((a + 1) / 2)
         raw.physics_step()
         sync()
+        t2 = time.perf_counter()
+        if limit is not None:
+            c0 = time.process_time()
+            limit.step(raw.ctrl.numpy())
+            limit_t.append(time.perf_counter() - t2)
+            cpu["limit"] += time.process_time() - c0
         task_t.append(t1 - t0)
-        physics_t.append(time.perf_counter() - t1)
+        physics_t.append(t2 - t1)
+    if limit is not None:
+        limit.close()
     task, physics = worlds * steps / sum(task_t), worlds * steps / sum(physics_t)
     # Medians of the per-step times resist load spikes from other processes on a shared machine.
     task_med, physics_med = worlds / statistics.median(task_t), worlds / statistics.median(physics_t)
+    lim: dict[str, Any] = {}
+    if limit_t:
+        rate, med = worlds * steps / sum(limit_t), worlds / statistics.median(limit_t)
+        lim = {
+            "limit": f"mujoco.rollout.Rollout(nthread={env.sim.num_threads}), same model, nstep={spec.physics.substeps}",
+            "limit_steps_per_s": round(rate, 2),
+            "task_over_limit": round(task / rate, 4),
+            "limit_steps_per_s_median": round(med, 2),
+            "task_over_limit_median": round(task_med / med, 4),
+            # CPU time, not wall time: other processes' load on a shared machine barely moves it.
+            "task_over_limit_cpu_time": round(cpu["limit"] / cpu["task"], 4),
+        }
     return {
         "embodiment": spec.name,
         "backend": backend,
@@ -109,6 +218,10 @@ def run_bench(
         "task_steps_per_s_median": round(task_med, 2),
         "physics_steps_per_s_median": round(physics_med, 2),
         "ratio_median": round(task_med / physics_med, 4),
+        **lim,
+        # Share of the task's time in the backend's control step (the rest: actions, task maths, resets); None
+        # on CUDA, where the step only enqueues work.
+        "task_time_in_sim_step": round(sum(sim_t) / sum(task_t), 4) if env.device.type == "cpu" else None,
         "physics_substeps_per_s": round(physics * spec.physics.substeps, 1),
         "episodes_done": done,
         "nan_resets": env.nan_resets,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -53,7 +54,8 @@ class ImitationEnv:
     Per-world episode state: ``clip (N,)``, ``frame (N,)`` (reference frame index in the clip), ``episode_length
     (N,)``, ``offset3 (N, 1, 3)`` (root xy the reference was moved by at reset). After each step ``cur`` and
     ``ref`` hold the compared quantities of the state and of its reference frame while the terms run (see
-    ``_features``; call it to inspect them).
+    ``_features``; call it to inspect them). ``step`` publishes per-world tracking errors in ``info["tracking"]``
+    (see :meth:`tracking_errors`); ``reset(clips=..., frames=...)`` gives a deterministic start.
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class ImitationEnv:
         fps = 1.0 / spec.physics.control_dt
         self.lookahead_steps = torch.as_tensor([round(s * fps) for s in self.config.lookahead_s], device=dev)
         lib = self.motions
+        self._check_clip_lengths(fps)
         if self.free_root:  # reference root velocity in the root frame, per frame (F, 6)
             from mm_sim.rotations import quat_to_mat
 
@@ -148,6 +151,7 @@ class ImitationEnv:
         self.ctrl_action = torch.zeros(n, m.nu, device=dev)
         self.prev_ctrl_action = self.ctrl_action
         self.nan_resets = 0
+        self._start: tuple[torch.Tensor, torch.Tensor] | None = None  # deterministic (clip, frame) per world
         self._heading_invariant = self.free_root and self.config.heading_invariant
         self.cur = self.ref = SimpleNamespace()
         if self.config.compile:
@@ -252,12 +256,33 @@ class ImitationEnv:
         return layout
 
     # ------------------------------------------------------------------------------------------------- reset
+    def _check_clip_lengths(self, fps: float) -> None:
+        """Warn about clips shorter than the lookahead (``MotionClip`` itself guarantees the 2 frames of a step)."""
+        lib = self.motions
+        need = int(self.lookahead_steps.max()) + 1 if len(self.lookahead_steps) else 2
+        lengths = lib.clip_len.tolist()
+        short = [f"{n!r} ({k} frames)" for n, k in zip(lib.clip_names, lengths, strict=True) if k < need]
+        if short:
+            warnings.warn(
+                f"motion(s) {', '.join(short)} are shorter than the task's {need} frames ({need / fps:g} s: the "
+                f"longest lookahead {max(self.config.lookahead_s):g} s + 1 frame): their episodes last at most "
+                "frames - 1 control steps and their lookahead stops at their last frame; give longer clips",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _start_of(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(clip, frame) (n,) for the worlds ``ids`` being reset: the deterministic start if set, else a draw."""
+        if self._start is not None:
+            return self._start[0][ids], self._start[1][ids]
+        return self.motions.sample(int(ids.shape[0]), self.generator)
+
     def _reset_worlds(self, mask: torch.Tensor) -> None:
-        """Reference-state init of the worlds in ``mask`` (N,): a random clip and frame, qpos/qvel from the motion,
-        root xy at the origin (free roots), act = ctrl = 0."""
+        """Reference-state init of the worlds in ``mask`` (N,): a random clip and frame (or the deterministic start
+        given to :meth:`reset`), qpos/qvel from the motion, root xy at the origin (free roots), act = ctrl = 0."""
         ids = mask.nonzero().squeeze(1)
         lib, s = self.motions, self.sim
-        clip, frame = lib.sample(int(ids.shape[0]), self.generator)
+        clip, frame = self._start_of(ids)
         idx = lib.clip_start[clip] + frame
         qpos = lib.qpos[idx].clone()
         if self.free_root:
@@ -272,13 +297,73 @@ class ImitationEnv:
         self.ctrl_action[ids] = -1  # ctrl 0
         s.forward(mask)
 
-    def reset(self) -> torch.Tensor:
-        """Reset every world (reference-state init); returns obs (N, num_obs)."""
+    def reset(
+        self,
+        clips: Sequence[int | str] | torch.Tensor | None = None,
+        frames: Sequence[int] | torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
+        """Reset every world (reference-state init); returns obs (N, num_obs).
+
+        Without arguments each world starts at a random clip (drawn by the motion weights) and frame, and so does
+        every auto-reset after it. With ``clips`` and/or ``frames`` the start is deterministic: world ``i`` starts
+        at frame ``frames[i]`` (default 0; an int applies to all) of clip ``clips[i]`` (a clip index or name;
+        default ``i % num_clips``), and starts there again at each of its auto-resets, until the next ``reset()``
+        without them. Evaluation (``mm eval``, ``mm render``, ``mm validate``) uses
+        ``env.reset(clips=torch.arange(N) % env.motions.num_clips)``: world ``i`` runs clip ``i`` from its first
+        frame. A start frame must leave one step: 0 <= frame <= frames in the clip - 2.
+        """
         import torch
 
+        if clips is None and frames is None:
+            self._start = None
+        else:
+            self._start = self._deterministic_start(clips, frames)
         self._reset_worlds(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
         self.prev_ctrl_action = self.ctrl_action.clone()
         return self._reobserve()
+
+    def _deterministic_start(self, clips: Any, frames: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Checked (clip (N,), frame (N,)) tensors for :meth:`reset`."""
+        import torch
+
+        lib, n, long = self.motions, self.num_envs, torch.long
+        if clips is None:
+            clip = torch.arange(n, device=self.device) % lib.num_clips
+        else:
+            items = clips.tolist() if isinstance(clips, torch.Tensor) else list(clips)
+            if len(items) != n:
+                raise ValueError(
+                    f"reset(clips=...): got {len(items)} clips for {n} worlds; give one per world"
+                )
+            index = {name: i for i, name in enumerate(lib.clip_names)}
+            ids = []
+            for c in items:
+                if isinstance(c, str):
+                    if c not in index:
+                        raise ValueError(f"reset(clips=...): no clip named {c!r}; clips: {lib.clip_names}")
+                    c = index[c]
+                if not 0 <= int(c) < lib.num_clips:
+                    raise ValueError(f"reset(clips=...): clip index {c} out of range 0..{lib.num_clips - 1}")
+                ids.append(int(c))
+            clip = torch.as_tensor(ids, dtype=long, device=self.device)
+        if frames is None:
+            frame = torch.zeros(n, dtype=long, device=self.device)
+        elif isinstance(frames, int | np.integer):
+            frame = torch.full((n,), frames, dtype=long, device=self.device)
+        else:
+            frame = torch.as_tensor(frames, dtype=long, device=self.device).reshape(-1)
+            if frame.shape[0] != n:
+                raise ValueError(f"reset(frames=...): got {frame.shape[0]} frames for {n} worlds")
+        last = lib.clip_len[clip] - 2
+        bad = ((frame < 0) | (frame > last)).nonzero().squeeze(1).tolist()
+        if bad:
+            i = bad[0]
+            raise ValueError(
+                f"reset(frames=...): world {i} starts at frame {int(frame[i])} of clip "
+                f"{lib.clip_names[int(clip[i])]!r}, which has {int(lib.clip_len[clip[i]])} frames"
+                f"; a start frame must be in 0..{int(last[i])} (one step must remain)"
+            )
+        return clip, frame
 
     def _reobserve(self) -> torch.Tensor:
         """Observation (N, num_obs) of the current state (after resets); compiled with ``config.compile``."""
@@ -288,6 +373,40 @@ class ImitationEnv:
         return obs
 
     # -------------------------------------------------------------------------------------------------- step
+    def tracking_errors(self) -> dict[str, torch.Tensor]:
+        """Per-world tracking errors (N,) of the current state against reference frame ``frame`` (after
+        :meth:`_features`; the same tensors and root offsets as the reward). ``step`` publishes them in
+        ``info["tracking"]``; evaluation averages them over an episode's steps (README, "Evaluation metrics"):
+
+        - ``site_rel_m``: mean over the non-main sites of |site position relative to the main site - reference|
+          (the reference's relative site error, its ``RelSitePosition`` Euclidean distance);
+        - ``site_abs_m``: mean over all tracked sites of |site position - reference| in world axes, the
+          reference's root xy moved like the world's at reset (its absolute site error);
+        - ``site_rel_sq_m2``, ``site_abs_sq_m2``: the same with squared distances (for RMSEs);
+        - ``joint_rad``: mean |joint position - reference| over the non-root joints (rad; m for slide joints);
+        - ``root_pos_m``: |root position - reference| (0 for fixed roots);
+        - ``root_rot_rad``: angle between the root orientation and the reference's (main site for fixed roots).
+        """
+        import torch
+
+        cur, ref = self.cur, self.ref
+        rel = (cur.rel_pos - ref.rel_pos).norm(dim=-1)  # (N, S-1)
+        ab = (cur.site_pos - ref.site_pos).norm(dim=-1)  # (N, S)
+        if rel.shape[1] == 0:  # one tracked site: nothing relative to it
+            rel = torch.zeros_like(ab)
+        j = 7 if self.free_root else 0
+        joint = (cur.qpos[:, j:] - ref.qpos[:, j:]).abs()
+        zero = ab.new_zeros(ab.shape[0])
+        return {
+            "site_rel_m": rel.mean(1),
+            "site_abs_m": ab.mean(1),
+            "site_rel_sq_m2": rel.square().mean(1),
+            "site_abs_sq_m2": ab.square().mean(1),
+            "joint_rad": joint.mean(1) if joint.shape[1] else zero,
+            "root_pos_m": (cur.root_pos - ref.root_pos).norm(dim=-1) if self.free_root else zero,
+            "root_rot_rad": self.root_angle_error(),
+        }
+
     def score(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Reward (N,), failure (N,) and weighted reward terms of the current state against reference frame
         ``frame`` (after :meth:`_features`); ``step`` uses it, and it scores a kinematically replayed motion."""
@@ -318,6 +437,7 @@ class ImitationEnv:
         self.episode_length += 1
         self._features()
         reward, terminated, terms = self.score()
+        tracking = self.tracking_errors()
         truncated = ~terminated & (
             (self.episode_length >= self.config.horizon)
             | (self.frame >= self.motions.clip_len[self.clip] - 1)
@@ -331,7 +451,7 @@ class ImitationEnv:
             "frame": self.frame.clone(),
             "episode_length": self.episode_length.clone(),
         }
-        return obs, reward, terminated, truncated, terms, episode, done, done.any()
+        return obs, reward, terminated, truncated, terms, tracking, episode, done, done.any()
 
     def step(
         self, actions: torch.Tensor
@@ -339,7 +459,9 @@ class ImitationEnv:
         """Apply actions (N, nu) in [-1, 1] (ctrl = (a + 1) / 2), step the physics, score against frame k+1.
 
         Returns ``obs (N, num_obs), reward (N,), terminated (N,), truncated (N,), info``; done worlds are reset
-        and ``obs`` is theirs after reset, ``info["final_obs"]`` before it.
+        and ``obs`` is theirs after reset, ``info["final_obs"]`` before it. ``info["tracking"]``: the per-world
+        errors of the state after the step, before any reset (:meth:`tracking_errors`); ``info["frame"]``: the
+        reference frame they compare with.
         """
         import torch
 
@@ -352,13 +474,15 @@ class ImitationEnv:
         self.prev_ctrl_action, self.ctrl_action = self.ctrl_action, a.clamp(-1.0, 1.0)
         self.sim.ctrl.copy_((self.ctrl_action + 1.0) * 0.5)
         self.sim.step()
-        obs, reward, terminated, truncated, terms, episode, done, any_done = self._evaluate()
-        info: dict[str, Any] = {"reward_terms": terms, **episode}
+        obs, reward, terminated, truncated, terms, tracking, episode, done, any_done = self._evaluate()
+        info: dict[str, Any] = {"reward_terms": terms, "tracking": tracking, **episode}
         if bool(any_done):
             nonfinite = self.sim.nonfinite
             if bool(nonfinite.any()):
                 self.nan_resets += int(nonfinite.sum())
                 reward = torch.where(nonfinite, 0.0, reward)
+                tracking = {k: torch.where(nonfinite, 0.0, v) for k, v in tracking.items()}
+                info["tracking"] = tracking
                 obs = torch.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
             final_obs = obs
             self._reset_worlds(done)
@@ -369,6 +493,57 @@ class ImitationEnv:
         info["nan_resets"] = self.nan_resets
         info["overflow_count"] = self.sim.overflow_count
         return obs, reward, terminated, truncated, info
+
+    #: Per-world episode state saved by :meth:`state_dict` besides the physics state.
+    EPISODE_FIELDS = (
+        "clip",
+        "frame",
+        "episode_length",
+        "offset3",
+        "actions",
+        "ctrl_action",
+        "prev_ctrl_action",
+    )
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything the next steps depend on, to continue exactly after :meth:`load_state_dict` (e.g. a resumed
+        training run): the physics state (``sim.<qpos, qvel, act, ctrl, qacc_warmstart>``), the episode state
+        (:data:`EPISODE_FIELDS`), the reset RNG (``generator``), the clip sampling weights and ``nan_resets``.
+        Derived quantities (sensors, actuator forces) are recomputed on load, so an observation taken right after
+        loading may differ from the one before saving in those terms: keep the observation if it matters."""
+        import torch
+
+        from mm_sim.backends.base import STATE_FIELDS
+
+        out = {f"sim.{f}": getattr(self.sim, f) for f in STATE_FIELDS}
+        out.update({f: getattr(self, f) for f in self.EPISODE_FIELDS})
+        out["generator"] = self.generator.get_state()
+        out["motion_weights"] = self.motions.weights
+        out["nan_resets"] = torch.tensor(self.nan_resets)
+        return {k: v.detach().clone() for k, v in out.items()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore a :meth:`state_dict` of an env with the same embodiment, motions and world count."""
+        from mm_sim.backends.base import STATE_FIELDS
+
+        needed = {f"sim.{f}" for f in STATE_FIELDS} | {"generator", "motion_weights", *self.EPISODE_FIELDS}
+        missing = sorted(needed - set(state))
+        if missing:
+            raise ValueError(f"env state lacks {missing}; it was not written by ImitationEnv.state_dict")
+        for f in STATE_FIELDS:
+            dst = getattr(self.sim, f)
+            if state[f"sim.{f}"].shape != dst.shape:
+                raise ValueError(
+                    f"env state: sim.{f} is {tuple(state[f'sim.{f}'].shape)} but this env has {tuple(dst.shape)} "
+                    "(another embodiment or number of worlds)"
+                )
+            dst.copy_(state[f"sim.{f}"])
+        for f in self.EPISODE_FIELDS:
+            setattr(self, f, state[f].to(getattr(self, f).device, getattr(self, f).dtype).clone())
+        self.generator.set_state(state["generator"].cpu())
+        self.motions.set_weights(state["motion_weights"])
+        self.nan_resets = int(state.get("nan_resets", 0))
+        self.sim.forward()
 
     def close(self) -> None:
         """Release the backend's threads (C MuJoCo); the env is unusable afterwards."""

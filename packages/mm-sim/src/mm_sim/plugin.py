@@ -42,7 +42,9 @@ def mm_sim_backends() -> list[SimBackend]:
             description="MuJoCo Warp: all worlds in one Data, CUDA (graph-captured step) or Warp's CPU device",
         ),
         SimBackend(
-            name="mujoco", factory=_mujoco, description="C MuJoCo: one MjData per world, parallel threads"
+            name="mujoco",
+            factory=_mujoco,
+            description="C MuJoCo: all worlds in one mujoco.batch, stepped on C threads",
         ),
     ]
 
@@ -65,8 +67,10 @@ def mm_cli(app: typer.Typer) -> None:
     def bench(
         embodiment: str = typer.Option("tiny", help="Embodiment name (see `mm models list`)."),
         backend: str = typer.Option(None, help="warp | mujoco (default: warp with CUDA, else mujoco)."),
-        worlds: int = typer.Option(2, help="Number of parallel worlds."),
-        steps: int = typer.Option(50, help="Timed control steps (each is physics.substeps physics steps)."),
+        worlds: int = typer.Option(2, min=1, help="Number of parallel worlds."),
+        steps: int = typer.Option(
+            50, min=1, help="Timed control steps (each is physics.substeps physics steps)."
+        ),
         motion: list[str] = typer.Option(
             None, help="MotionClip .npz file(s); default: a kinematic test motion."
         ),
@@ -75,16 +79,28 @@ def mm_cli(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Control steps/s of the full task (obs + reward + done + reset) and of raw physics, and their ratio."""
+        from rich.console import Console
+        from rich.progress import Progress
+
         from mm_core.cli import echo_json, fail, print_table
         from mm_core.registry import RegistryError
         from mm_sim.bench import run_bench
 
-        try:
-            result = run_bench(
-                embodiment, backend, worlds, steps, motions=motion or None, device=device, compile=not eager
-            )
-        except (RegistryError, ValueError, RuntimeError) as e:
-            raise fail(str(e)) from e
+        with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+            task = bar.add_task(f"mm sim bench: {embodiment}, {worlds} worlds", total=steps)
+            try:
+                result = run_bench(
+                    embodiment,
+                    backend,
+                    worlds,
+                    steps,
+                    motions=motion or None,
+                    device=device,
+                    compile=not eager,
+                    progress=lambda done, total: bar.update(task, completed=done),
+                )
+            except (RegistryError, ValueError, RuntimeError) as e:
+                raise fail(str(e)) from e
         if as_json:
             echo_json(result)
         else:

@@ -52,6 +52,12 @@ def yaw_inverse(vec: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torc
 
 
 def quat_angle(q1: torch.Tensor, q2: torch.Tensor) -> torch.Tensor:
-    """Angle (rad) of the rotation between unit quaternions q1 and q2 (..., 4) -> (...)."""
-    dot = (q1 * q2).sum(-1).abs().clamp(max=1.0)
-    return 2 * dot.acos()
+    """Angle (rad) of the rotation between unit quaternions q1 and q2 (..., 4) -> (...).
+
+    2 atan2(|v|, |w|) of q1^-1 q2 = (w, v): unlike 2 acos(|q1 . q2|) it stays accurate near 0 in float32."""
+    import torch
+
+    w1, v1, w2, v2 = q1[..., :1], q1[..., 1:], q2[..., :1], q2[..., 1:]
+    w = (q1 * q2).sum(-1)
+    v = w1 * v2 - w2 * v1 - torch.linalg.cross(v1, v2)
+    return 2 * torch.atan2(v.norm(dim=-1), w.abs())

@@ -18,6 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Vertical GRF above this (multiples of body weight) counts as foot contact.
 CONTACT_THRESHOLD_BW = 0.05
+#: Event methods whose foot strikes differ by more than this (median, % of the stride) are reported.
+EVENT_TOLERANCE_PCT = 5.0
+#: Fewer cycles than this (both legs) are reported as too few for a reliable mean and SD.
+MIN_CYCLES = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +44,8 @@ class Analysis:
     """Frame rate of the recording."""
     notes: list[str] = field(default_factory=list)
     """Caveats for the report."""
+    support: tuple[float, float] | None = None
+    """(double support, flight) in % of the time both legs' state is known (see ``gait.support_phases``)."""
 
     def summary(self) -> dict[str, float]:
         cyc = self.cycles["left"] + self.cycles["right"]
@@ -50,6 +56,8 @@ class Analysis:
             "stride_time_s": float(np.mean(dur)) if dur else math.nan,
             "stance_pct": float(np.mean([c.stance_pct for c in cyc])) if cyc else math.nan,
             "running": float(self.gait_type == "running"),
+            "double_support_pct": self.support[0] if self.support else math.nan,
+            "flight_pct": self.support[1] if self.support else math.nan,
         }
 
 
@@ -96,6 +104,9 @@ def analyse(
     sources = set()
     for i, side in enumerate(SIDES):
         ev = None
+        zeni = gait.events_from_kinematics(
+            sp[f"ankle_{side}"], sp[f"toes_{side}"], sp["pelvis"], sig.progression, rec.fps
+        )
         if contact is not None:
             # Events per segment, so an episode boundary never makes a strike.
             ev_s = [
@@ -107,13 +118,25 @@ def analyse(
                 offs = np.concatenate([e.offs + a for e, a in zip(ev_s, starts, strict=True)])
                 ev = gait.Events(strikes=strikes, offs=offs)
                 sources.add(contact_source)
+                # Cross-check against Zeni's method: a large disagreement means one of them is fooled.
+                gap = gait.strike_gap_pct(ev, zeni)
+                if gap > EVENT_TOLERANCE_PCT:
+                    notes.append(
+                        f"event methods disagree ({side}): {contact_source} vs kinematics (Zeni) foot strikes "
+                        f"differ by {gap:.1f} % of the stride (median); the cycles use {contact_source}"
+                    )
         if ev is None:
-            ev = gait.events_from_kinematics(
-                sp[f"ankle_{side}"], sp[f"toes_{side}"], sp["pelvis"], sig.progression, rec.fps
-            )
+            ev = zeni
             sources.add("kinematics (Zeni)")
         cycles[side] = [c for span in rec.spans() for c in gait.segment_cycles(ev, side, span, rec.fps)]
     kind = gait.gait_type(cycles["left"], cycles["right"], contact)
+    support = gait.support_phases(cycles["left"], cycles["right"], contact)
+    n_cycles = len(cycles["left"]) + len(cycles["right"])
+    if 0 < n_cycles < MIN_CYCLES:
+        notes.append(
+            f"only {n_cycles} gait cycle(s) (left {len(cycles['left'])}, right {len(cycles['right'])}): the mean "
+            f"and SD are unreliable (>= {MIN_CYCLES} wanted); record a longer motion"
+        )
     curves = {}
     for q, v in sig.values.items():
         rows = [gait.normalise(v[:, i], c) for i, side in enumerate(SIDES) for c in cycles[side]]
@@ -125,7 +148,8 @@ def analyse(
         notes.append("no foot-ground contact in the rollout: GRF is zero and events come from kinematics")
     if not (cycles["left"] or cycles["right"]):
         notes.append(
-            "no complete gait cycle was found (need two foot strikes of one foot with a toe-off between)"
+            "no complete gait cycle was found (need two foot strikes of one foot with a toe-off between); for a "
+            "motion that is not gait, give a .mot of its coordinates as --reference (compared as a time series)"
         )
     return Analysis(
         curves=curves,
@@ -136,29 +160,104 @@ def analyse(
         joint_map=jm,
         fps=rec.fps,
         notes=notes,
+        support=support,
     )
 
 
-def compare(analysis: Analysis, reference: Reference) -> dict[str, dict[str, float]]:
-    """Per shared quantity: every registered metric of the simulated mean against the reference, plus baselines."""
+#: A curve whose range over the cycle is below this (per unit) is constant: a locked or unmeasured coordinate,
+#: whose r is noise or NaN. Such quantities are reported as not compared.
+FLAT_RANGE = {"deg": 0.5, "BW": 0.01, "N*m/kg": 0.01, "W/kg": 0.01, "fraction_of_max": 0.01}
+#: Both sides need at least this many cycles for statistical parametric mapping.
+SPM_MIN_CYCLES = 3
+SPM_ALPHA = 0.05
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    """Metrics of each compared quantity, the reasons others were not compared, and the SPM results."""
+
+    metrics: dict[str, dict[str, float]]
+    """Quantity -> metric name -> value (every registered metric, cycle counts, baselines, SPM summary)."""
+    not_compared: dict[str, str]
+    """Quantity of the reference -> why it was not compared."""
+    spm_regions: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    """Quantity -> supra-threshold clusters of the two-sample SPM t-test, as (start, end) % of the cycle."""
+    notes: list[str] = field(default_factory=list)
+    """Caveats of the comparison (SPM not run and why)."""
+
+
+def _flat(x: np.ndarray, unit: str) -> float | None:
+    """The range of ``x`` when it is below the unit's FLAT_RANGE (a constant curve), else None."""
+    rng = float(np.nanmax(x) - np.nanmin(x)) if np.isfinite(x).any() else 0.0
+    return rng if rng < FLAT_RANGE.get(unit, 0.0) else None
+
+
+def spm_ttest(sim: np.ndarray, ref: np.ndarray, alpha: float = SPM_ALPHA) -> tuple[np.ndarray, float, list]:
+    """Two-sample SPM{t} (spm1d) of cycles ``sim (C1, P)`` against ``ref (C2, P)``: (t curve (P,), critical t,
+    supra-threshold clusters as (start, end) in points)."""
+    import warnings
+
+    import spm1d
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ti = spm1d.stats.ttest2(sim, ref).inference(alpha, two_tailed=True)
+    return np.asarray(ti.z), float(ti.zstar), [tuple(map(float, c.endpoints)) for c in ti.clusters]
+
+
+def compare(analysis: Analysis, reference: Reference) -> Comparison:
+    """Per shared quantity: every registered metric of the simulated mean against the reference, plus baselines;
+    SPM over the cycle where both sides have several cycles; constant curves are not compared."""
     from mm_core import registry
 
     metrics = {name: rec.fn for name, (_, rec) in registry.validation_metrics.items().items()}
     from mm_validate.metrics import sd_baseline_rmse
 
     out: dict[str, dict[str, float]] = {}
+    skipped: dict[str, str] = {}
+    regions: dict[str, list[tuple[float, float]]] = {}
+    spm_skipped: dict[str, list[str]] = {}
     for q, ref in reference.curves.items():
         if q not in analysis.curves:
+            skipped[q] = "the model or recording does not provide it"
             continue
         rows = analysis.curves[q]
         sim = np.interp(ref.percent, gait.PERCENT, rows.mean(axis=0))
+        if (rng := _flat(ref.mean, ref.unit)) is not None:
+            skipped[q] = (
+                f"constant in the reference (range {rng:.2g} {ref.unit}): a locked or unmeasured coordinate"
+            )
+            continue
+        if (rng := _flat(sim, ref.unit)) is not None:
+            skipped[q] = f"constant in the model/recording (range {rng:.2g} {ref.unit}): a locked coordinate"
+            continue
         m = {name: float(fn(sim, ref.mean, ref.sd)) for name, fn in metrics.items()}
         m["n_cycles"] = float(len(rows))
         if ref.sd is not None:
             m["baseline_rmse_sd"] = sd_baseline_rmse(ref.sd)
+        if ref.cycles is not None:
+            m["n_cycles_reference"] = float(len(ref.cycles))
+            if len(rows) >= SPM_MIN_CYCLES and len(ref.cycles) >= SPM_MIN_CYCLES:
+                refc = np.stack([np.interp(gait.PERCENT, ref.percent, c) for c in ref.cycles])
+                try:
+                    t, tstar, clusters = spm_ttest(rows, refc)
+                except Exception as e:  # noqa: BLE001 - spm1d fails on zero variance; report, do not abort
+                    spm_skipped.setdefault(f"{type(e).__name__}: {e}", []).append(q)
+                else:
+                    step = gait.PERCENT[1] - gait.PERCENT[0]
+                    regions[q] = [(a * step, b * step) for a, b in clusters]
+                    m["spm_tstar"] = tstar
+                    m["spm_supra_pct"] = float(100.0 * np.mean(np.abs(t) > tstar))
+            else:
+                why = (
+                    f"it needs >= {SPM_MIN_CYCLES} cycles on both sides "
+                    f"(simulated {len(rows)}, reference {len(ref.cycles)})"
+                )
+                spm_skipped.setdefault(why, []).append(q)
         m.update(reference.baselines.get(q, {}))
         out[q] = m
-    return out
+    notes = [f"SPM not run for {', '.join(qs)}: {why}" for why, qs in spm_skipped.items()]
+    return Comparison(metrics=out, not_compared=skipped, spm_regions=regions, notes=notes)
 
 
 def clip_recording(clip: Any) -> Recording:

@@ -8,6 +8,7 @@ pelvis, toe-off at the most posterior toe position.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,17 +148,52 @@ def normalise(x: np.ndarray, cycle: Cycle, points: int = CYCLE_POINTS) -> np.nda
     return np.interp(np.linspace(0.0, 1.0, points), np.linspace(0.0, 1.0, len(seg)), seg)
 
 
-def gait_type(left: list[Cycle], right: list[Cycle], contact: np.ndarray | None = None) -> str:
-    """``running`` when there is a flight phase, else ``walking``.
+def strike_gap_pct(a: Events, b: Events) -> float:
+    """Median |difference| between each foot strike of ``a`` and the nearest of ``b``, in % of ``a``'s median
+    stride (strike to strike); NaN when either has too few strikes."""
+    if len(a.strikes) < 2 or len(b.strikes) < 1:
+        return math.nan
+    d = [np.min(np.abs(b.strikes - s)) for s in a.strikes]
+    return float(100.0 * np.median(d) / np.median(np.diff(a.strikes)))
 
-    With contact flags ``(T, 2)`` a flight phase is a frame inside a cycle with both feet off the ground; without
-    them, a mean stance under 50 % of the cycle (no double support is then possible).
+
+def support_phases(
+    left: list[Cycle], right: list[Cycle], contact: np.ndarray | None = None
+) -> tuple[float, float] | None:
+    """(double support, flight) in % of the time both legs' state is known; None when it never is.
+
+    ``contact (T, 2)`` (left, right) flags give the state inside the cycles; without them each cycle's own events
+    do (stance from its strike to its toe-off, swing to the next strike).
+    """
+    cycles = {"left": left, "right": right}
+    stop = max((c.stop for c in left + right), default=0)
+    state = np.full((stop, 2), -1, dtype=np.int8)  # -1 unknown, 0 swing, 1 stance
+    for i, side in enumerate(("left", "right")):
+        for c in cycles[side]:
+            if contact is not None:
+                state[c.start : c.stop, i] = contact[c.start : c.stop, i]
+            else:
+                state[c.start : c.off, i] = 1
+                state[c.off : c.stop, i] = 0
+    known = (state >= 0).all(axis=1)
+    if not known.any():
+        return None
+    s = state[known]
+    return 100.0 * float(np.mean(s.sum(axis=1) == 2)), 100.0 * float(np.mean(s.sum(axis=1) == 0))
+
+
+def gait_type(left: list[Cycle], right: list[Cycle], contact: np.ndarray | None = None) -> str:
+    """``running`` when there is more flight (both feet off the ground) than double support, else ``walking``.
+
+    Decided from contact flags ``(T, 2)`` when given, else from both legs' events (:func:`support_phases`); a
+    flight of under 2 % of the time is noise. Only when the legs' states never overlap in time (one leg's cycles
+    alone) is it guessed from the mean stance (< 50 % of the cycle: no double support possible).
     """
     cycles = left + right
     if not cycles:
         return "unknown"
-    if contact is not None:
-        flight = ~contact.any(axis=1)
-        frames = sum(int(flight[c.start : c.stop].sum()) for c in cycles)
-        return "running" if frames > 0.02 * sum(c.stop - c.start for c in cycles) else "walking"
+    phases = support_phases(left, right, contact)
+    if phases is not None:
+        double, flight = phases
+        return "running" if flight > max(double, 2.0) else "walking"
     return "running" if np.mean([c.stance_pct for c in cycles]) < 50.0 else "walking"

@@ -13,6 +13,8 @@ from mm_core import hookimpl
 from mm_core.records import ReferenceDataset, ValidationMetric
 
 SPEEDS = ("very_slow", "slow", "free", "fast", "very_fast")
+#: Metrics printed by ``mm validate`` (missing ones print as null / empty).
+COLUMNS = ("r", "rmse", "in_band", "lag_r", "lag_pct", "n_cycles", "n_cycles_reference", "spm_supra_pct")
 
 
 def _schwartz(path: str | Path | None = None, *, speed: str) -> Any:
@@ -34,7 +36,7 @@ def mm_reference_datasets() -> list[ReferenceDataset]:
             name=f"schwartz2008-walking-{s.replace('_', '-')}",
             load=partial(_schwartz, speed=s),
             description=f"Schwartz 2008 children walking, {s.replace('_', ' ')} speed: angles, GRF, moments, EMG",
-            default_path="$MM_REFERENCE_DIR/schwartz2008_walking.csv",
+            default_path="mm_validate/data/schwartz2008_walking.csv (packaged; $MM_REFERENCE_DIR overrides)",
         )
         for s in SPEEDS
     ]
@@ -43,7 +45,7 @@ def mm_reference_datasets() -> list[ReferenceDataset]:
             name="bmcric-running",
             load=_bmcric,
             description="BMC-RIC adult running at ~2.5 m/s: 3-D hip, knee, ankle angles",
-            default_path="$MM_REFERENCE_DIR/bmcric_running.csv",
+            default_path="mm_validate/data/bmcric_running.csv (packaged; $MM_REFERENCE_DIR overrides)",
         )
     )
     return out
@@ -77,7 +79,16 @@ def mm_cli(app: Any) -> None:
             None, "--motions", help="Clips for the rollout (default: the run's)."
         ),
         reference: str = typer.Option(
-            ..., "--reference", help="Dataset name (e.g. schwartz2008-walking-free) or CSV/.mot."
+            ...,
+            "--reference",
+            help="Dataset name (e.g. schwartz2008-walking-free), a CSV of cycle curves, or a lab trial "
+            "(OpenSim .mot/.sto, C3D) cut into cycles.",
+        ),
+        reference_forces: Path = typer.Option(
+            None,
+            "--reference-forces",
+            help="OpenSim external-loads .mot (ground_force_vx/vy/vz per foot) of a .mot reference trial: "
+            "force-based gait events and a GRF reference.",
         ),
         reference_dir: Path = typer.Option(
             None, "--reference-dir", envvar="MM_REFERENCE_DIR", help="Folder of the reference CSVs."
@@ -87,8 +98,8 @@ def mm_cli(app: Any) -> None:
             "myofullbody-nofingers", help="Embodiment to retarget a mocap --motion onto."
         ),
         backend: str = typer.Option(None, help="Simulation backend for --checkpoint (warp, mujoco)."),
-        num_worlds: int = typer.Option(1, help="Parallel worlds for the rollout."),
-        steps: int = typer.Option(500, help="Control steps per world (100 Hz)."),
+        num_worlds: int = typer.Option(1, min=1, help="Parallel worlds for the rollout."),
+        steps: int = typer.Option(500, min=1, help="Control steps per world (100 Hz)."),
         device: str = typer.Option("cpu", help="Torch device for the rollout."),
         terminate: bool = typer.Option(
             True,
@@ -98,6 +109,11 @@ def mm_cli(app: Any) -> None:
         events: str = typer.Option(
             "auto", help="Gait events from: auto, contact (GRF), height (feet), zeni."
         ),
+        align: str = typer.Option(
+            "xcorr",
+            help="Time-series references (a .mot without gait, or an embodiment without legs): align by "
+            "cross-correlation (xcorr) or by time.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Validate a motion or a policy against experimental gait data: figures, metrics JSON, HTML report."""
@@ -106,12 +122,27 @@ def mm_cli(app: Any) -> None:
         if (motion is None) == (checkpoint is None):
             raise fail("give exactly one of --motion CLIP or --checkpoint RUN")
         from mm_validate.reference import ReferenceError, load_reference
-        from mm_validate.validate import RolloutOptions, load_motion, validate_checkpoint, validate_clip
+        from mm_validate.validate import (
+            RolloutOptions,
+            load_motion,
+            series_applies,
+            validate_checkpoint,
+            validate_clip,
+        )
 
         try:
-            ref = load_reference(reference, reference_dir)
-            if motion is not None:
-                report = validate_clip(load_motion(motion, embodiment), ref, out, events)
+            # A .mot/.sto may be a gait trial or a time series (decided with the clip); anything else is checked
+            # before a mocap --motion is retargeted.
+            maybe_series = motion is not None and Path(reference).suffix.lower() in (".mot", ".sto")
+            ref = None if maybe_series else load_reference(reference, reference_dir, reference_forces)
+            clip = load_motion(motion, embodiment) if motion is not None else None
+            if clip is not None and maybe_series and series_applies(clip, reference):
+                from mm_validate.series import validate_series
+
+                report = validate_series(clip, reference, out, align)
+            elif clip is not None:
+                ref = ref or load_reference(reference, reference_dir, reference_forces)
+                report = validate_clip(clip, ref, out, events)
             else:
                 opts = RolloutOptions(
                     backend=backend,
@@ -128,17 +159,18 @@ def mm_cli(app: Any) -> None:
         rows = [
             {
                 "quantity": q,
-                **{k: _num(m.get(k)) for k in ("r", "rmse", "in_band", "lag_r", "lag_pct", "n_cycles")},
+                **{k: _num(m.get(k)) for k in COLUMNS},
             }
             for q, m in report.metrics.items()
-            if q != "gait"
+            if q not in ("gait", "series")
         ]
         if as_json:
             echo_json(
                 {
                     "subject": report.subject,
                     "reference": report.reference,
-                    "gait": {k: _num(v) for k, v in report.metrics["gait"].items()},
+                    "gait": {k: _num(v) for k, v in report.metrics.get("gait", {}).items()},
+                    "series": {k: _num(v) for k, v in report.metrics.get("series", {}).items()},
                     "metrics": {r["quantity"]: {k: v for k, v in r.items() if k != "quantity"} for r in rows},
                     "report": str(out / "report.html"),
                     "json": str(out / "report.json"),
@@ -147,9 +179,7 @@ def mm_cli(app: Any) -> None:
                 }
             )
             return
-        print_table(
-            rows, ["quantity", "r", "rmse", "in_band", "lag_r", "lag_pct", "n_cycles"], title=report.subject
-        )
+        print_table(rows, ["quantity", *COLUMNS], title=report.subject)
         for n in report.notes:
             typer.echo(f"note: {n}")
         typer.echo(f"report: {out / 'report.html'}")

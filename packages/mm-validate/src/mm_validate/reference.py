@@ -1,8 +1,9 @@
 """Experimental reference data: gait-cycle curves (mean ± SD over 0-100 % of the cycle).
 
-The data files do not ship with mm: users point at them with ``--reference-dir`` or ``$MM_REFERENCE_DIR``
-(see the package README for the file formats). Every loader checks columns, units and value ranges and names the
-file and the offending value in its error.
+The normative curves (Schwartz 2008 walking, BMC-RIC running) ship as package data in ``mm_validate/data`` with
+their citations and licence notice (``data/NOTICE.md``); a user's own copy overrides them by path
+(``--reference-dir``, ``$MM_REFERENCE_DIR``, ``$MM_DATA/reference``). Every loader checks columns, units and value
+ranges and names the file and the offending value in its error.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class ReferenceCurve:
     """mean: group mean at each point (P,)."""
     sd: np.ndarray | None = None
     """sd: between-subject SD at each point, None when the source has none (P,)."""
+    cycles: np.ndarray | None = None
+    """cycles: every cycle of a lab trial, both legs, for statistical parametric mapping (C, P); None for
+    published group curves."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,25 +66,31 @@ class Reference:
     """One line for reports."""
     stance_pct: tuple[float, float] | None = None
     """Toe-off (end of stance) as (mean, SD) in % of the cycle, when the dataset gives it."""
+    cycles_per_side: dict[str, int] | None = None
+    """A lab trial's complete cycles per leg (``left``, ``right``); None for published group curves."""
+    gait_type: str = ""
+    """``walking`` or ``running`` of a lab trial (from flight vs double support); empty when unknown."""
+    event_method: str = ""
+    """How a lab trial's gait events were found (empty for published group curves)."""
+    conventions: dict[str, str] = field(default_factory=dict)
+    """Quantity -> the column it was read from, its unit conversion and sign (lab trials)."""
+    notes: tuple[str, ...] = ()
+    """Caveats found while reading the reference (event methods disagreeing, too few cycles...)."""
 
 
-#: Looked at, in order, when neither a path nor $MM_REFERENCE_DIR is given: $MM_DATA/reference, then the data folder
-#: beside an mm checkout (CI and the dev workspace keep it at ../shared/data/reference from the repo root).
-FALLBACK_DIRS = ("$MM_DATA/reference", "../shared/data/reference")
+#: The normative curves shipped with mm-validate (citations and licences in NOTICE.md there).
+PACKAGED_DIR = Path(__file__).parent / "data"
 
 
 def reference_dir(path: str | Path | None = None) -> Path:
-    """The reference directory: ``path``, else ``$MM_REFERENCE_DIR``, else the first existing ``FALLBACK_DIRS``."""
+    """The reference directory: ``path``, else ``$MM_REFERENCE_DIR``, else ``$MM_DATA/reference`` when it exists,
+    else the curves packaged with mm-validate (``PACKAGED_DIR``)."""
     chosen = path if path is not None else os.environ.get(ENV_DIR)
     if not chosen:
-        for cand in FALLBACK_DIRS:
-            p = Path(os.path.expandvars(cand))
-            if "$" not in str(p) and p.is_dir():
-                return p
-        raise ReferenceError(
-            "no reference data location: pass --reference-dir DIR (the folder with schwartz2008_walking.csv, "
-            f"bmcric_running.csv) or set ${ENV_DIR}"
-        )
+        mm_data = os.environ.get("MM_DATA")
+        if mm_data and (Path(mm_data).expanduser() / "reference").is_dir():
+            return Path(mm_data).expanduser() / "reference"
+        return PACKAGED_DIR
     p = Path(chosen).expanduser()
     if not p.exists():
         raise ReferenceError(
@@ -256,82 +266,29 @@ def load_bmcric(path: str | Path | None = None) -> Reference:
     )
 
 
-# OpenSim coordinate -> (clinical quantity, sign). Knee: see _mot_knee_sign.
-MOT_COORDS = {
-    "hip_flexion": ("hip_flexion", 1.0),
-    "hip_adduction": ("hip_adduction", 1.0),
-    "hip_rotation": ("hip_internal_rotation", 1.0),
-    "knee_angle": ("knee_flexion", 1.0),
-    "ankle_angle": ("ankle_dorsiflexion", 1.0),
-    "subtalar_angle": ("ankle_inversion", 1.0),
-}
-MOT_PELVIS = {
-    "pelvis_tilt": ("pelvis_anterior_tilt", -1.0),
-    "pelvis_list": ("pelvis_obliquity_up", 1.0),
-    "pelvis_rotation": ("pelvis_internal_rotation", 1.0),
-}
-
-
-def load_mot(path: str | Path, side: str = "r") -> Reference:
-    """An OpenSim ``.mot`` holding ONE gait cycle (first row = foot strike, last row = the next one) of one side.
-
-    Coordinates are mapped to clinical quantities (``MOT_COORDS``); radians are converted when the header says
-    ``inDegrees=no``; OpenSim models whose knee flexion is negative (gait2392) are detected and flipped.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ReferenceError(f"{p}: no such .mot file")
-    lines = p.read_text(encoding="utf-8", errors="replace").splitlines()
-    try:
-        end = next(i for i, ln in enumerate(lines) if ln.strip().lower() == "endheader")
-    except StopIteration:
-        raise ReferenceError(f"{p}: not an OpenSim .mot/.sto file (no 'endheader' line)") from None
-    in_degrees = not any(ln.strip().lower() == "indegrees=no" for ln in lines[:end])
-    cols = lines[end + 1].split()
-    if not cols or cols[0] != "time":
-        raise ReferenceError(f"{p}: the first column after 'endheader' must be 'time', got {cols[:1]}")
-    try:
-        data = np.array([[float(x) for x in ln.split()] for ln in lines[end + 2 :] if ln.strip()])
-    except ValueError as e:
-        raise ReferenceError(f"{p}: non-numeric value in the data block ({e})") from e
-    if data.ndim != 2 or data.shape[1] != len(cols) or len(data) < 5:
-        raise ReferenceError(f"{p}: expected >= 5 rows of {len(cols)} columns, got shape {data.shape}")
-    t = data[:, 0]
-    if np.any(np.diff(t) <= 0):
-        raise ReferenceError(f"{p}: column 'time' must increase strictly")
-    pct = 100.0 * (t - t[0]) / (t[-1] - t[0])
-    curves = {}
-    for coord, (q, sign) in list(MOT_COORDS.items()) + list(MOT_PELVIS.items()):
-        col = coord if coord in MOT_PELVIS else f"{coord}_{side}"
-        if col not in cols:
-            continue
-        v = data[:, cols.index(col)] * (1.0 if in_degrees else 180.0 / math.pi)
-        if coord == "knee_angle" and np.mean(v) < 0:
-            sign = -1.0  # gait2392-style knee: flexion is negative
-        if side == "l" and coord in MOT_PELVIS and coord != "pelvis_tilt":
-            sign = -sign
-        v = sign * v
-        if np.max(np.abs(v)) > 180:
-            raise ReferenceError(f"{p}: column {col!r} exceeds 180 deg; is the inDegrees header right?")
-        curves[q] = ReferenceCurve(quantity=q, unit="deg", percent=pct, mean=v, sd=None)
-    if not curves:
-        want = [f"{c}_{side}" for c in MOT_COORDS] + list(MOT_PELVIS)
-        raise ReferenceError(f"{p}: no known OpenSim coordinate columns; expected some of {want}")
-    return Reference(name=p.stem, source=str(p), curves=curves, description="OpenSim .mot, one gait cycle")
-
-
-def load_reference(name_or_path: str, reference_dir_: str | Path | None = None) -> Reference:
-    """A registered dataset by name (data looked up in ``reference_dir_`` / ``$MM_REFERENCE_DIR``), or a file."""
+def load_reference(
+    name_or_path: str, reference_dir_: str | Path | None = None, forces: str | Path | None = None
+) -> Reference:
+    """A registered dataset by name (data looked up in ``reference_dir_`` / ``$MM_REFERENCE_DIR``, else the
+    packaged curves), a CSV of cycle curves, or a lab trial (OpenSim ``.mot``/``.sto`` with an optional
+    external-loads ``forces`` file, or C3D) cut into cycles."""
     from mm_core import registry
 
     names = registry.reference_datasets.names()
+    if forces is not None and Path(name_or_path).suffix.lower() not in (".mot", ".sto"):
+        raise ReferenceError(
+            f"{forces}: external loads (--reference-forces) go with an OpenSim .mot/.sto trial"
+        )
     if name_or_path in names:
         return registry.get_reference_dataset(name_or_path).load(reference_dir_)
     p = Path(name_or_path).expanduser()
-    if p.suffix.lower() in (".mot", ".sto"):
-        return load_mot(p)
+    if p.suffix.lower() in (".mot", ".sto", ".c3d"):
+        from mm_validate.trial import load_trial
+
+        return load_trial(p, forces)
     if p.suffix.lower() == ".csv":
         return load_csv(p)
     raise ReferenceError(
-        f"reference {name_or_path!r} is neither a registered dataset ({', '.join(names)}) nor a .csv/.mot file"
+        f"reference {name_or_path!r} is neither a registered dataset ({', '.join(names)}) nor a "
+        ".csv / .mot / .sto / .c3d file"
     )

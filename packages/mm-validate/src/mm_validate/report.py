@@ -27,8 +27,15 @@ KIND_TITLES = {
 }
 
 
-def plot_figures(analysis: Analysis, reference: Reference, out: Path) -> list[Path]:
-    """One PNG per quantity group: simulated mean ± SD over the reference mean ± SD band."""
+def plot_figures(
+    analysis: Analysis,
+    reference: Reference,
+    out: Path,
+    spm_regions: dict[str, list[tuple[float, float]]] | None = None,
+    not_compared: dict[str, str] | None = None,
+) -> list[Path]:
+    """One PNG per quantity group: simulated mean ± SD over the reference mean ± SD band; the supra-threshold
+    regions of the SPM t-test (``spm_regions``: quantity -> (start, end) % of the cycle) shaded in red."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,7 +73,10 @@ def plot_figures(analysis: Analysis, reference: Reference, out: Path) -> list[Pa
                     ls="--",
                     label="excitation (mean)",
                 )
-            ax.set_title(q.replace("_", " "), fontsize=10)
+            for i, (a, b) in enumerate((spm_regions or {}).get(q, [])):
+                ax.axvspan(a, b, color="tab:red", alpha=0.15, lw=0, label="SPM p < 0.05" if i == 0 else None)
+            skipped = q in (not_compared or {}) and ref is not None
+            ax.set_title(q.replace("_", " ") + (" (not compared)" if skipped else ""), fontsize=10)
             ax.set_xlabel("% gait cycle")
             ax.set_ylabel(QUANTITIES[q].unit)
             ax.set_xlim(0, 100)
@@ -88,13 +98,64 @@ def _fmt(v: float | None) -> str:
     return f"{v:.3g}"
 
 
-SUMMARY_COLUMNS = ("r", "rmse", "in_band", "lag_r", "lag_pct", "n_cycles", "baseline_rmse_sd", "interspeed_r")
+SUMMARY_COLUMNS = (
+    "r",
+    "rmse",
+    "in_band",
+    "lag_r",
+    "lag_pct",
+    "n_cycles",
+    "n_cycles_reference",
+    "spm_supra_pct",
+    "baseline_rmse_sd",
+    "interspeed_r",
+)
+#: Zero of each angle in the model (mm's side of the comparison); the README's Conventions table says more.
+ANGLE_ZERO = {
+    "hip_flexion": "femur aligned with the pelvis",
+    "hip_adduction": "femur aligned with the pelvis",
+    "hip_internal_rotation": "femur aligned with the pelvis",
+    "knee_flexion": "straight knee",
+    "ankle_dorsiflexion": "foot at 90° to the tibia",
+    "ankle_inversion": "neutral subtalar joint",
+    "pelvis_anterior_tilt": "pelvis as in the model's default pose (Plug-in Gait's ASIS-PSIS line: ~10° offset)",
+    "pelvis_obliquity_up": "level pelvis",
+    "pelvis_internal_rotation": "facing the direction of travel",
+    "trunk_anterior_tilt": "upright default pose (absolute)",
+}
+
+
+def _conventions(analysis: Analysis, reference: Reference | None) -> str:
+    rows = []
+    for q, quantity in QUANTITIES.items():
+        if q not in analysis.curves or (reference is not None and q not in reference.curves):
+            continue
+        sides = analysis.joint_map.joint_names.get(q, {})
+        if q in analysis.joint_map.angle_dofs:
+            sign = next(iter(analysis.joint_map.angle_dofs[q].values()))[2]
+            model = f"joint {', '.join(sides.values())}, sign {sign:+g}"
+        else:
+            model = (
+                ", ".join(f"{s}: {j}" for s, j in sides.items()) or "from the body axes / contacts (README)"
+            )
+        ref = reference.conventions.get(q, "as published (reference README)") if reference is not None else ""
+        cells = (q, quantity.unit, quantity.positive, ANGLE_ZERO.get(q, "–"), model, ref)
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    head = "".join(
+        f"<th>{c}</th>" for c in ("quantity", "unit", "positive =", "zero (model)", "model", "reference")
+    )
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def write_html(
-    report: ValidationReport, analysis: Analysis, path: Path, gait_summary: dict[str, float]
+    report: ValidationReport,
+    analysis: Analysis,
+    path: Path,
+    gait_summary: dict[str, float],
+    reference: Reference | None = None,
 ) -> Path:
-    """A single HTML file: summary table, gait summary, notes and the figures embedded as base64 PNG."""
+    """A single HTML file (no external requests): summary table, gait summary, notes, the angle conventions and
+    the figures embedded as base64 PNG."""
     rows = []
     for q, m in report.metrics.items():
         if q == "gait":
@@ -126,11 +187,15 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} th{{text-align:l
 <p>r: Pearson correlation with the reference mean; rmse in the quantity's unit; in_band: fraction of the cycle
 inside reference mean ± SD; lag_r / lag_pct: r at the best circular shift and that shift (% cycle, positive =
 simulation late); baseline_rmse_sd: RMS of the reference SD (a typical subject's RMSE from the mean);
-interspeed_r: r of neighbouring speed groups' means (human variability).</p>
+interspeed_r: r of neighbouring speed groups' means (human variability); n_cycles_reference: cycles of a
+reference trial; spm_supra_pct: % of the cycle where SPM{{t}} exceeds its critical threshold.</p>
 <table><tr>{head}</tr>{"".join(rows)}</table>
 <h2>Gait</h2><table>{gait_rows}</table>
 <h2>Notes</h2><ul>{notes}</ul>
-<h2>Figures</h2>{figs}
+<h2>Figures</h2>
+<p>Red bands: where the two-sample SPM{{t}} test (spm1d, α = 0.05, two-tailed) finds the simulated cycles
+different from the reference trial's cycles (only when both sides have ≥ 3 cycles).</p>{figs}
+<h2>Conventions (sign, zero, source of each quantity)</h2>{_conventions(analysis, reference)}
 <h2>Model mapping (joints and muscles)</h2><table>{mapping}</table>
 </body></html>
 """

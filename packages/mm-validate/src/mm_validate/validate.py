@@ -73,17 +73,48 @@ def validate_recording(
             "validate the motion on the embodiment it was made for"
         )
     analysis = analyse(model, rec, dict(spec.feet) or None, events)
-    metrics = compare(analysis, reference)
+    comp = compare(analysis, reference)
+    metrics = comp.metrics
     gait_summary = analysis.summary()
     if reference.stance_pct is not None:
         gait_summary["reference_stance_pct"], gait_summary["reference_stance_sd"] = reference.stance_pct
+    if reference.cycles_per_side is not None:
+        gait_summary["reference_cycles_left"] = float(reference.cycles_per_side["left"])
+        gait_summary["reference_cycles_right"] = float(reference.cycles_per_side["right"])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    figures = plot_figures(analysis, reference, out) if analysis.curves else []
-    all_notes = (*notes, *analysis.notes, f"gait: {analysis.gait_type}, events from {analysis.event_source}")
-    missing = sorted(set(reference.curves) - set(metrics))
-    if missing:
-        all_notes += (f"not compared (the model or recording does not provide them): {', '.join(missing)}",)
+    figures = (
+        plot_figures(analysis, reference, out, comp.spm_regions, comp.not_compared) if analysis.curves else []
+    )
+    applied = "joint angles" + (
+        ", GRF, joint moments and powers, muscle activations vs EMG" if rec.dynamic else ""
+    )
+    all_notes = (
+        f"checks applied: {applied} over gait cycles against {reference.name}"
+        + ("" if analysis.curves else " (none: no gait cycle found)"),
+        *notes,
+        *analysis.notes,
+        f"gait: {analysis.gait_type}, events from {analysis.event_source}",
+        *(
+            [
+                f"reference trial ({reference.gait_type}): events from {reference.event_method}, cycles left "
+                f"{reference.cycles_per_side['left']}, right {reference.cycles_per_side['right']}"
+            ]
+            if reference.cycles_per_side is not None
+            else []
+        ),
+        *reference.notes,
+        *(
+            [f"the motion is {analysis.gait_type} but the reference trial is {reference.gait_type}"]
+            if reference.gait_type and analysis.gait_type not in (reference.gait_type, "unknown")
+            else []
+        ),
+        *comp.notes,
+        *(
+            f"not compared ({why}): {', '.join(q for q, w in comp.not_compared.items() if w == why)}"
+            for why in dict.fromkeys(comp.not_compared.values())
+        ),
+    )
     report = ValidationReport(
         subject=subject,
         reference=f"{reference.name} ({reference.source})",
@@ -93,8 +124,25 @@ def validate_recording(
     )
     report.save_json(out / "report.json")
     curves_npz(analysis, out / "curves.npz")
-    write_html(report, analysis, out / "report.html", gait_summary)
+    write_html(report, analysis, out / "report.html", gait_summary, reference)
     return report
+
+
+def series_applies(clip: Any, reference: str) -> bool:
+    """Whether ``reference`` is compared as a coordinate time series rather than over gait cycles: an OpenSim
+    ``.mot``/``.sto`` with no leg coordinates (an arm reach, ...), or a clip whose embodiment has no legs."""
+    from mm_core import get_embodiment
+    from mm_validate.quantities import build_joint_map
+
+    if Path(reference).suffix.lower() not in (".mot", ".sto"):
+        return False
+    from mm_validate.trial import read_sto
+
+    cols = read_sto(reference).columns
+    legs_in_reference = any(f"{c}_{s}" in cols for c in ("hip_flexion", "knee_angle") for s in "rl")
+    jm = build_joint_map(get_embodiment(clip.embodiment).compile())
+    legs_in_model = {"hip_flexion", "knee_flexion"} <= set(jm.angle_dofs) and len(jm.points) >= 5
+    return not (legs_in_reference and legs_in_model)
 
 
 def validate_clip(clip: Any, reference: Any, out: str | Path, events: str = "auto") -> Any:
@@ -122,7 +170,6 @@ def rollout(
     import mm_sim
     from mm_core import get_embodiment
     from mm_rl.checkpoint import load_policy
-    from mm_rl.evaluate import start_at_first_frames
     from mm_rl.train import task_config
 
     policy, meta = load_policy(checkpoint, opts.device)
@@ -144,8 +191,6 @@ def rollout(
         device=opts.device,
         seed=opts.seed,
     )
-    # Like `mm eval`: world i starts at the first frame of clip i (mm-sim's own init draws a random frame).
-    start_at_first_frames(env)
     N, T = env.num_envs, opts.steps
     sim = env.sim
     has_act = getattr(sim, "act", None) is not None and sim.act.shape[-1] > 0
@@ -157,7 +202,8 @@ def rollout(
     if has_act:
         buf["act"] = np.zeros((T, N, sim.act.shape[1]))
     done = np.zeros((T, N), dtype=bool)
-    obs = env.reset()
+    # Like `mm eval`: world i starts (and restarts) at the first frame of clip i % num_clips.
+    obs = env.reset(clips=torch.arange(N) % env.motions.num_clips)
     from rich.progress import Progress
 
     with torch.no_grad(), Progress(disable=not opts.progress, transient=True) as bar:

@@ -1,4 +1,4 @@
-"""Batched physics backends: ``warp`` (MuJoCo Warp) and ``mujoco`` (C MuJoCo, one MjData per world, threads).
+"""Batched physics backends: ``warp`` (MuJoCo Warp) and ``mujoco`` (C MuJoCo, ``mujoco.batch`` on C threads).
 
 Both return a :class:`~mm_sim.backends.base.BatchedSim`; pick one by name with :func:`make_sim`.
 """

@@ -2,10 +2,12 @@
 
 A backend holds ``num_worlds`` copies of one ``MjModel`` and exposes their state as torch tensors, world dimension
 first, with MuJoCo's field names. One :meth:`BatchedSim.step` is one *control* step: ``substeps`` physics steps
-followed by a kinematics pass (``mj_kinematics``, ``mj_comPos``, ``mj_comVel``), so positions, orientations and
-velocities of bodies and sites match the state after the step. Actuator and sensor quantities
-(``actuator_length/velocity/force``, ``sensordata``) are those computed during the last physics step (2 ms old at
-the training settings): recomputing them would cost a whole extra forward pass per control step.
+followed by a pass over the new state (kinematics, tendons, actuator transmission, velocities), so positions,
+orientations and velocities of bodies and sites and ``actuator_length/velocity`` match the state after the step.
+``actuator_force`` and acceleration-dependent sensors (touch) are those computed during the last physics step
+(2 ms old at the training settings): recomputing them would cost a whole extra forward pass per control step.
+Position- and velocity-dependent sensors in ``sensordata`` are of the new state on the C backend and of the last
+physics step on Warp (the task reads only touch sensors).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """MuJoCo Warp backend: all worlds in one ``mjw.Data``, on CUDA or on Warp's CPU device.
 
 The torch tensors are zero-copy views of the Warp arrays (``wp.to_torch``), float32. On CUDA the control step
-(all substeps and the kinematics pass) is captured once in a CUDA graph and replayed. Contact and constraint
+(all substeps, then kinematics, tendons, transmission and velocities of the new state) is captured once in a CUDA
+graph and replayed. Contact and constraint
 budgets per world come from the embodiment (``physics.nconmax`` / ``physics.njmax``); MuJoCo Warp flags a world
 that overflows them in ``d.overflow``, which is checked after every control step and reported with a warning and
 :attr:`BatchedSim.overflow_count`, never silently.
@@ -82,10 +83,15 @@ class WarpSim(BatchedSim):
             self._mjw.step(self.wm, self.wd)
 
     def _control_step(self) -> None:
+        # The position- and velocity-dependent quantities of the new state that the task reads (bodies, sites,
+        # actuator lengths and velocities), as the C backend's batch computes them after its step.
+        mjw, m, d = self._mjw, self.wm, self.wd
         self._physics()
-        self._mjw.kinematics(self.wm, self.wd)
-        self._mjw.com_pos(self.wm, self.wd)
-        self._mjw.com_vel(self.wm, self.wd)
+        mjw.kinematics(m, d)
+        mjw.com_pos(m, d)
+        mjw.tendon(m, d)
+        mjw.transmission(m, d)
+        mjw.fwd_velocity(m, d)
 
     def _launch(self, fn: Any, graph: bool = True) -> None:
         """Run ``fn`` (Warp launches) ordered with torch's work on the device; on CUDA replay it as a CUDA graph

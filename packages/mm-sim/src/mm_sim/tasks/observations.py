@@ -73,7 +73,9 @@ def sites(env: Any) -> torch.Tensor:
 
 def lookahead(env: Any) -> torch.Tensor:
     """Reference site positions relative to the main site at each lookahead time (N, L * (S - 1) * 3), then for
-    free roots, at the later lookahead times, reference-minus-current root position (3) and velocity (6)."""
+    free roots, at the later lookahead times, the reference's root position (3) and velocity (6) minus the
+    reference's at the current frame (as the reference does: where the motion goes, not how far the body is off;
+    the body's own root state is in ``root`` and ``root_vel``)."""
     import torch
 
     lib, idx = env.motions, env.lookahead_index()  # (N, L)
@@ -81,9 +83,9 @@ def lookahead(env: Any) -> torch.Tensor:
     rel = env.to_heading(lib.rel_pos[idx].flatten(1, 2)).flatten(1)
     if not env.free_root:
         return rel
-    later = idx[:, 1:]
-    dpos = lib.qpos[later][..., :3] - env.offset3 - env.cur.root_pos.unsqueeze(1)
-    dvel = lib.qvel[later][..., :6] - env.cur.qvel[:, :6].unsqueeze(1)
+    later, now = idx[:, 1:], (lib.clip_start[env.clip] + env.frame).unsqueeze(1)
+    dpos = lib.qpos[later][..., :3] - lib.qpos[now][..., :3]
+    dvel = lib.qvel[later][..., :6] - lib.qvel[now][..., :6]
     lin = env.to_heading(torch.cat((dpos, dvel[..., :3]), 1))
     k = later.shape[1]
     return torch.cat((rel, torch.cat((lin[:, :k], lin[:, k:], dvel[..., 3:]), 2).reshape(n, -1)), 1)

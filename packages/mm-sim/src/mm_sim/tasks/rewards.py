@@ -21,13 +21,15 @@ def _mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def qpos(env: Any, k: float = 10.0) -> torch.Tensor:
-    """Joint positions; a free root adds its position (3) and its quaternion angle (1) to the compared elements."""
+    """Joint positions. A free root, as in the reference: d = mean squared error over the qpos elements that are
+    not its quaternion (root position and joints) + the angle (rad) between the root orientations."""
+    import torch
+
     cur, ref = env.cur, env.ref
     if not env.free_root:
         return (-k * _mse(cur.qpos, ref.qpos)).exp()
-    sq = (cur.qpos[:, 7:] - ref.qpos[:, 7:]).square().sum(1) + (cur.root_pos - ref.root_pos).square().sum(1)
-    sq = sq + env.root_angle_error().square()
-    return (-k * sq / (env.model.nq - 3)).exp()
+    d = _mse(torch.cat((cur.root_pos, cur.qpos[:, 7:]), 1), torch.cat((ref.root_pos, ref.qpos[:, 7:]), 1))
+    return (-k * (d + env.root_angle_error())).exp()
 
 
 def qvel(env: Any, k: float = 2.0) -> torch.Tensor:
@@ -55,14 +57,23 @@ def site_rot(env: Any, k: float = 10.0) -> torch.Tensor:
     return (-k * env.site_rot_error().square().mean(1) / 3).exp()
 
 
+def _main_frame(vec: torch.Tensor, mat: torch.Tensor) -> torch.Tensor:
+    """World-axis vectors vec (N, K, 3) in the frame of the main site, mat = its orientation (N, 3, 3)."""
+    return vec @ mat  # row vector times R = (R^T v)^T
+
+
 def site_angvel(env: Any, k: float = 0.1) -> torch.Tensor:
-    """Angular velocities of the sites relative to the main site."""
-    return (-k * _mse(env.cur.rel_angvel, env.ref.rel_angvel)).exp()
+    """Angular velocities of the sites relative to the main site, in the main site's frame (as the reference)."""
+    cur, ref = env.cur, env.ref
+    a, b = _main_frame(cur.rel_angvel, cur.site_mat[:, 0]), _main_frame(ref.rel_angvel, ref.site_mat[:, 0])
+    return (-k * _mse(a, b)).exp()
 
 
 def site_linvel(env: Any, k: float = 0.1) -> torch.Tensor:
-    """Linear velocities of the sites relative to the main site."""
-    return (-k * _mse(env.cur.rel_linvel, env.ref.rel_linvel)).exp()
+    """Linear velocities of the sites relative to the main site, in the main site's frame (as the reference)."""
+    cur, ref = env.cur, env.ref
+    a, b = _main_frame(cur.rel_linvel, cur.site_mat[:, 0]), _main_frame(ref.rel_linvel, ref.site_mat[:, 0])
+    return (-k * _mse(a, b)).exp()
 
 
 def action_out_of_range(env: Any) -> torch.Tensor:

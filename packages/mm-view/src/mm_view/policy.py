@@ -1,0 +1,106 @@
+"""A policy's deterministic rollout as a playback: the simulated body beside its reference (a ghost), muscles along
+their tendon paths coloured by activation (mm render's colouring), and the per-frame tracking error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mm_view.clips import ViewError
+from mm_view.viewer import Playback
+
+
+def policy_playback(target: Path, motions: list[str] | None, device: str = "cpu") -> tuple[Any, Playback]:
+    """Roll the policy of ``target`` (run directory or checkpoint) out on one motion; (model, playback).
+
+    The rollout is ``mm eval``'s: the run's task with the evaluation thresholds, a deterministic start at the
+    motion's first frame (``env.reset(clips=...)``), deterministic actions, until it fails or the motion ends. The
+    per-frame error is the env's own (``info["tracking"]``), as in ``mm eval``.
+    """
+    try:
+        import mujoco
+        import torch
+
+        from mm_core import MotionClip
+        from mm_rl.checkpoint import CheckpointError, load_policy
+        from mm_rl.config import TrainConfig, from_dict
+        from mm_rl.evaluate import eval_config
+        from mm_rl.motions import resolve_motion_paths
+        from mm_rl.render import GHOST_OFFSET, activation_rgba
+        from mm_rl.train import make_env
+    except ImportError as e:
+        raise ViewError(f"{target}: viewing a policy needs mm-rl: pip install 'mm-view[rl]' ({e})") from e
+
+    try:
+        policy, meta = load_policy(target, torch.device(device))
+    except CheckpointError as e:
+        raise ViewError(str(e)) from e
+    cfg = from_dict(TrainConfig, meta["config"], meta["path"])
+    cfg.device = device
+    paths = [Path(p) for p in meta["motions"]]
+    if motions:
+        by_name = {Path(p).stem: Path(p) for p in paths} | dict(
+            zip(meta.get("clip_names", []), paths, strict=False)
+        )
+        paths = [by_name[motions[0]]] if motions[0] in by_name else resolve_motion_paths(motions[:1])
+    clip_path = paths[0]
+    if not clip_path.is_file():
+        raise ViewError(f"{meta['path']}: its motion {clip_path} is gone; give --motions CLIP")
+    clip = MotionClip.load(clip_path)
+    env = make_env(
+        eval_config(cfg, None),
+        [clip_path],
+        torch.device(device),
+        seed=cfg.seed,
+        num_worlds=1,
+        evaluation=True,
+    )
+    if env.num_obs != policy.num_obs or env.num_actions != policy.num_actions:
+        raise ViewError(f"{clip_path}: not a motion of the policy's embodiment ({meta.get('embodiment')})")
+    model = env.model
+    # State before each step (the first is the start pose) and the env's error of the state after it.
+    qpos, act, frames, err = [], [], [], [float("nan")]
+    with torch.no_grad():
+        obs = env.reset(clips=[0])
+        for _ in range(clip.num_frames - 1):
+            qpos.append(env.sim.qpos[0].detach().to("cpu", torch.float64).numpy().copy())
+            act.append(env.sim.act[0].detach().to("cpu", torch.float64).numpy().copy())
+            frames.append(int(env.frame[0]))
+            obs, _, term, trunc, info = env.step(policy.act(obs, deterministic=True))
+            err.append(float(info["tracking"]["site_abs_m"][0]))
+            if bool(term[0] | trunc[0]):
+                break
+    qpos_a, frames_a = np.stack(qpos), np.array(frames)
+    # The env moved the root x-y to the origin at reset; the reference ghost is moved the same way (mm render).
+    ghost = clip.qpos[frames_a].copy()
+    if model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE):
+        ghost[:, :3] -= env.offset3[0, 0].double().cpu().numpy()
+    muscles = [
+        i
+        for i in range(model.nu)
+        if int(model.actuator_trntype[i]) == int(mujoco.mjtTrn.mjTRN_TENDON) and model.actuator_actadr[i] >= 0
+    ]
+    adr = [int(model.actuator_actadr[i]) for i in muscles]
+    rgb = np.stack([activation_rgba(a[adr])[:, :3] for a in act]) if muscles else None
+    failed = bool(term[0])
+    summary = "\n".join(
+        [
+            f"policy `{Path(meta['path']).name}` on `{clip.name}`: "
+            + (f"failed after {len(qpos)} steps" if failed else f"tracked all {len(qpos)} steps"),
+            "",
+            "green ghost: the reference; muscles: blue relaxed, red fully active",
+        ]
+    )
+    return model, Playback(
+        title=f"{meta.get('embodiment', '')} policy",
+        qpos=qpos_a,
+        fps=1.0 / (model.opt.timestep * env.sim.substeps),
+        ghost_qpos=ghost,
+        ghost_offset=GHOST_OFFSET,
+        muscle_rgb=rgb,
+        muscle_tendons=[int(model.actuator_trnid[i, 0]) for i in muscles],
+        per_frame={"site error (m)": np.array(err[: len(qpos)]), "reference frame": frames_a.astype(float)},
+        summary=summary,
+    )
