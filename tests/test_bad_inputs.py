@@ -169,6 +169,11 @@ def _retarget(*extra: object) -> Callable[[Path], list[object]]:
     return lambda tmp: ["retarget", WALK, "-e", "tiny", *extra]
 
 
+def _validate(tmp: Path) -> list[object]:
+    """Valid inputs up to the output check: a clip and a built-in reference."""
+    return ["validate", "--motion", _clip(tmp), "--reference", "schwartz2008-walking-free"]
+
+
 def _foreign_dir(tmp: Path) -> Path:
     d = tmp / "my_notes"
     d.mkdir(exist_ok=True)
@@ -294,6 +299,17 @@ CASES = [
     Case("render-no-checkpoint", lambda t: ["render", t / "nothing"], 2, ["nothing", "no such checkpoint"]),
     Case("validate-unknown-reference", lambda t: ["validate", "--motion", _clip(t), "--reference", "nosuch", "--out",
                                                   t / "v"], 2, ["nosuch"]),
+    Case("validate-out-is-file", lambda t: [*_validate(t), "--out", _file(t)], 2, ["existing.txt", "existing file"]),
+    Case("validate-out-foreign-dir", lambda t: [*_validate(t), "--out", _foreign_dir(t)], 2,
+         ["my_notes", "not empty", "--overwrite"]),
+    Case("validate-out-readonly", lambda t: [*_validate(t), "--out", _readonly(t)], 2,
+         ["cannot write the output directory"]),
+    Case("render-out-is-file", lambda t: ["render", t / "run", "--out", _file(t)], 2,
+         ["existing.txt", "existing file", "--overwrite"]),
+    Case("render-out-is-dir", lambda t: ["render", t / "run", "--out", _foreign_dir(t)], 2,
+         ["my_notes", "is a directory"]),
+    Case("render-out-readonly", lambda t: ["render", t / "run", "--out", _readonly(t) / "r.mp4"], 2,
+         ["r.mp4", "cannot write the output file"]),
     Case("validate-steps-0", lambda t: ["validate", "--checkpoint", t, "--reference", "x", "--steps", "0"], 2,
          ["--steps"]),
     Case("validate-steps-negative", lambda t: ["validate", "--checkpoint", t, "--reference", "x", "--steps", "-4"],
@@ -447,6 +463,51 @@ def test_disk_full_while_checkpointing_leaves_no_partial_file(tmp_path: Path) ->
         signal.signal(signal.SIGXFSZ, old)
     assert snapshot(tmp_path) == before  # no hidden temp file, latest still points at step 0
     assert checkpoint.load(ckpt)[1]["step"] == 0
+
+
+def test_disk_full_while_resuming_keeps_metrics_csv(tmp_path: Path) -> None:
+    """Resume rewrites metrics.csv (dropping rows after the checkpoint): a failed write keeps every old row."""
+    from mm_rl.train import MetricsLog
+
+    path = tmp_path / "metrics.csv"
+    log = MetricsLog(path, None)
+    for u in range(1, 301):
+        log.write({"update": u, "samples": 64 * u, "reward": 0.001 * u, "loss": 1.0 / u})
+    before = path.read_bytes()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, hard))  # the kept 200 rows need ~7 KiB
+    try:
+        with pytest.raises(OSError):
+            MetricsLog(path, 200)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv"]  # no temporary file left
+    MetricsLog(path, 200)  # with room, the resume keeps exactly the rows up to the checkpoint
+    assert path.read_text().splitlines()[1:] == before.decode().splitlines()[1:201]
+
+
+def test_run_made_before_muon_lr_scale_resumes_as_it_was_trained(tmp_path: Path) -> None:
+    """A config.json without ppo.muon_lr_scale (runs made before the key) is compared as trained: match_adamw."""
+    run = tmp_path / "run"
+    assert invoke("train", *SMALL, "--updates", "1", "-o", run).exit_code == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert (
+        cfg["ppo"].pop("muon_lr_scale") == "match_adamw"
+    )  # tiny's preset: what every run used before the key
+    (run / "config.json").write_text(json.dumps(cfg))
+    res = invoke("train", *SMALL, "--updates", "1", "--set", "ppo.lr=0.1", "-o", run)  # a real change: named
+    assert_clean_error(res, 2, ["different config", "(ppo.lr differ)"])
+    # The new default scaling on such a run: named, with what the run used and how to continue it.
+    res = invoke("train", *SMALL, "--updates", "1", "--set", "ppo.muon_lr_scale=reference", "-o", run)
+    assert_clean_error(
+        res, 2, ["ppo.muon_lr_scale differ", "predates", "--set ppo.muon_lr_scale=match_adamw"]
+    )
+    res = invoke("train", *SMALL, "--updates", "2", "-o", run)  # the same command resumes
+    assert res.exit_code == 0, res.output
+    assert json.loads((run / "config.json").read_text())["ppo"]["muon_lr_scale"] == "match_adamw"
 
 
 def _mm(*args: object) -> subprocess.Popen[bytes]:

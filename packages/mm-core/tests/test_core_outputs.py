@@ -112,3 +112,28 @@ def test_error_boundary(
     monkeypatch.setenv("MM_DEBUG", "1")
     res = CliRunner().invoke(_app(exc), ["boom"])
     assert res.exit_code == code and "Traceback" in res.output
+
+
+def test_echo_json_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """NaN / inf (a float or a numpy scalar) print as null, named on stderr; the output parses as strict JSON."""
+    import json
+
+    import numpy as np
+
+    from mm_core.cli import echo_json
+
+    echo_json(
+        {"ok": 1.5, "m": {"r": float("nan"), "v": [1, np.float32("inf")]}, "n": np.float64(2.0), "s": "x"}
+    )
+    out, err = capsys.readouterr()
+
+    def strict(token: str) -> None:
+        raise ValueError(f"not strict JSON: {token}")
+
+    assert json.loads(out, parse_constant=strict) == {
+        "ok": 1.5,
+        "m": {"r": None, "v": [1, None]},
+        "n": 2.0,
+        "s": "x",
+    }
+    assert "m.r" in err and "m.v[1]" in err and "null" in err

@@ -177,6 +177,34 @@ def test_amass_reader_fk_and_widths(tmp_path: Path) -> None:
     assert motion_reader_for(q).name == "amass" and motion_reader_for(WALK).name == "bvh"
 
 
+def test_amass_split_keys_take_the_model_from_surface_model_type(tmp_path: Path) -> None:
+    """AMASS SMPL-X files store root_orient/pose_body (66 values: no width tells the family) and name the model in
+    ``surface_model_type``: that, not the width, picks the body model (and so the model file with --smpl-model-dir)."""
+
+    def split(name: str, **extra: object) -> Path:
+        p = tmp_path / name
+        np.savez(p, root_orient=np.zeros((5, 3)), pose_body=np.zeros((5, 63)), trans=np.zeros((5, 3)),
+                 mocap_frame_rate=np.array(120.0), gender=np.array("female"), **extra)  # fmt: skip
+        return p
+
+    s = read_amass(split("x.npz", surface_model_type=np.array("smplx")))
+    assert s.metadata["body_model"] == "smplx" and "SMPL-X" in s.metadata["note"]
+    assert s.metadata["gender"] == "female"
+    assert read_amass(split("h.npz", surface_model_type=np.array(b"smplh"))).metadata["body_model"] == "smplh"
+    assert read_amass(split("plain.npz")).metadata["body_model"] == "smpl-body"  # nothing says otherwise
+    with pytest.raises(
+        ValueError, match=r"bad\.npz: 'surface_model_type' is 'mano': expected smpl, smplh or smplx"
+    ):
+        read_amass(split("bad.npz", surface_model_type=np.array("mano")))
+    wide = tmp_path / "wide.npz"
+    np.savez(wide, poses=np.zeros((5, 72)), trans=np.zeros((5, 3)), mocap_framerate=np.array(120.0),
+             surface_model_type=np.array("smplx"))  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"wide\.npz: 'surface_model_type' is 'smplx' but the poses are 72 values"
+    ):
+        read_amass(wide)
+
+
 def test_amass_reader_rejects_bad_files(tmp_path: Path) -> None:
     good = _amass(tmp_path)
     raw = good.read_bytes()

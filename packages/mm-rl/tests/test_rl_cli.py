@@ -88,6 +88,39 @@ def test_train_resume_eval_render(app, tmp_path: Path) -> None:
 
     frames = iio.imread(out)
     assert frames.shape[1:3] == (120, 160) and frames.shape[0] >= 5 and frames.std() > 1
+    assert not list(tmp_path.glob(".*")), "a temporary file was left next to the MP4"
+    # An existing --out is replaced only with --overwrite (written to a temporary name, then renamed).
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "existing file" in res.stderr and "--overwrite" in res.stderr, res.stderr
+    res = subprocess.run([*cmd, "--overwrite"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert iio.imread(out).shape == frames.shape and not list(tmp_path.glob(".*"))
+
+
+def test_eval_table_shows_every_tracking_metric(app, tmp_path: Path) -> None:
+    """The human-readable ``mm eval`` table has a column for every metric of ``--json`` (README "Evaluation
+    metrics"), with the same values, per motion and overall."""
+    from mm_core.cli import _fmt
+    from mm_rl.cli import EVAL_COLUMNS
+
+    run = tmp_path / "run"
+    assert _run(app, ["train", "--updates", "1", "--run-dir", str(run), "--json", *SMALL]).exit_code == 0
+    res = _run(app, ["eval", str(run), "--no-baseline", "--json"])
+    report = json.loads(res.stdout[res.stdout.index("{") :])
+    metrics = {k for k in report["overall"] if k.endswith(("_rate", "_coverage", "_m", "_rad"))}
+    assert {"site_error_rel_m", "site_rmse_abs_m", "root_rot_error_rad"} <= metrics
+    assert set(EVAL_COLUMNS) == metrics, "a --json metric is missing from the table (or the other way round)"
+    res = CliRunner().invoke(app, ["eval", str(run), "--no-baseline"], env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.output
+    out = res.output.splitlines()
+    header = next([c.strip() for c in line.split("┃")[1:-1]] for line in out if "┃" in line)
+    rows = {
+        cells[0]: cells
+        for cells in ([c.strip() for c in line.split("│")[1:-1]] for line in out if "│" in line)
+    }
+    assert header == ["motion", *EVAL_COLUMNS.values()]
+    for name, values in [*report["per_motion"].items(), ("overall", report["overall"])]:
+        assert rows[name][1:] == [_fmt(values[k]) for k in EVAL_COLUMNS], name
 
 
 def test_user_errors_are_clear(app, tmp_path: Path) -> None:

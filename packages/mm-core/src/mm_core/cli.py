@@ -103,8 +103,37 @@ KNOWN_COMMANDS = {
 
 
 def echo_json(obj: Any) -> None:
-    """Print JSON to stdout (the one machine-readable output of ``--json`` commands)."""
-    typer.echo(json.dumps(obj, indent=2, default=str))
+    """Print strict JSON to stdout (the one machine-readable output of ``--json`` commands).
+
+    NaN and infinity are not JSON: each is printed as ``null`` and named in a warning on stderr (it is a bug
+    upstream to surface, not a value to hide in output that ``jq`` or a JSON parser would reject).
+    """
+    bad: list[str] = []
+    text = json.dumps(_finite(obj, "", bad), indent=2, default=str, allow_nan=False)
+    if bad:
+        shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        typer.secho(f"warning: not a finite number, printed as null: {shown}", fg="yellow", err=True)
+    typer.echo(text)
+
+
+def _finite(obj: Any, where: str, bad: list[str]) -> Any:
+    """``obj`` with every NaN/inf float replaced by None; their JSON paths (``a.b[2]``) are added to ``bad``."""
+    if isinstance(obj, dict):
+        return {k: _finite(v, f"{where}.{k}" if where else str(k), bad) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v, f"{where}[{i}]", bad) for i, v in enumerate(obj)]
+    if (
+        isinstance(obj, float)
+        or getattr(obj, "dtype", None) is not None
+        and obj.dtype.kind == "f"
+        and obj.ndim == 0
+    ):
+        value = float(obj)
+        if value != value or value in (float("inf"), float("-inf")):
+            bad.append(where or "(value)")
+            return None
+        return value
+    return obj
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -351,7 +351,10 @@ class _JsonReport:
     def save_json(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=_json_default))
+        from mm_core.outputs import atomic_path
+
+        with atomic_path(path) as tmp:  # a reader never sees half a report
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, default=_json_default))
         return path
 
 

@@ -19,7 +19,12 @@ from pathlib import Path
 
 MARKER = ".mm-output"
 #: Files that identify an output of each kind written before the marker existed.
-LEGACY_SIGNS = {"retarget": ("report.json",), "train": ("config.json", "checkpoints")}
+#: Checked in order: a validation output also has a report.json.
+LEGACY_SIGNS = {
+    "validate": ("report.json", "report.html"),
+    "retarget": ("report.json",),
+    "train": ("config.json", "checkpoints"),
+}
 TEMP_SUFFIX = ".mmtmp"
 
 
@@ -72,6 +77,31 @@ def prepare_output_dir(
     except OSError as e:
         raise OutputError(
             f"{path}: cannot write the output directory ({e.strerror or e}); choose a writable location"
+        ) from e
+    return path
+
+
+def prepare_output_file(path: str | Path, *, overwrite: bool = False, flag: str = "--overwrite") -> Path:
+    """Check that ``path`` can be written as one output file (e.g. an MP4); raise ``OutputError`` if it must not be.
+
+    A directory, an existing file (unless ``overwrite``, the user's explicit ``flag``) or a location that cannot be
+    written is refused before any work is done; the parent directory is created. Write it with ``atomic_path``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(
+            f"{path}: is a directory; give a file name for the output (e.g. {path / 'out.mp4'})"
+        )
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path}: is an existing file; give a new file name, or pass {flag} to replace it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")  # the name atomic_path writes
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise OutputError(
+            f"{path}: cannot write the output file ({e.strerror or e}); choose a writable location"
         ) from e
     return path
 

@@ -701,7 +701,7 @@ def check_retargeter(
     if abs(clip.duration - src_s) > 1.0 / clip.fps + 1.0 / source.fps:
         raise ConformanceError(f"{where}: the clip lasts {clip.duration:.3f} s, the source {src_s:.3f} s")
     for j in range(m.njnt):
-        adr, typ = m.jnt_qposadr[j], m.jnt_type[j]
+        adr, typ = int(m.jnt_qposadr[j]), int(m.jnt_type[j])  # int(): numpy ints miss enum members in `in`
         if typ in (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_BALL):
             a = adr + (3 if typ == mujoco.mjtJoint.mjJNT_FREE else 0)
             norm = np.linalg.norm(clip.qpos[:, a : a + 4], axis=1)

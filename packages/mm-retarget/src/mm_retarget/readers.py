@@ -98,7 +98,7 @@ def _check_positions(path: Path, pos: np.ndarray, names: tuple[str, ...] | list[
 
 def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **_: Any) -> SourceMotion:
     """Read an AMASS-style ``.npz`` (SMPL 72, SMPL-H 156 or SMPL-X 165 pose values per frame, or SMPL-X's split
-    keys ``root_orient``/``pose_body``) into global SMPL joints.
+    keys ``root_orient``/``pose_body``, whose model AMASS's ``surface_model_type`` names) into global SMPL joints.
 
     AMASS stores its world z-up (the y-up -> z-up rotation is inside ``global_orient``, the first 3 pose values),
     in metres; positions come out in that frame. With ``smpl_model_dir`` (or ``$MM_SMPL_MODEL_DIR``) and ``smplx``
@@ -166,6 +166,20 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
     gender = g.decode() if isinstance(g, bytes) else str(g)
     gender = gender if gender in ("male", "female", "neutral") else "neutral"
     model_type = smpl.POSE_WIDTHS[poses.shape[1]]
+    if "surface_model_type" in data:  # AMASS names the body model; split keys (66 wide) do not show it
+        v = data["surface_model_type"]
+        s = v.reshape(-1)[0] if v.size == 1 else v
+        declared = (s.decode() if isinstance(s, bytes) else str(s)).lower().replace("-", "").replace("+", "")
+        if declared not in ("smpl", "smplh", "smplx"):
+            raise _fail(path, f"'surface_model_type' is {declared!r}: expected smpl, smplh or smplx")
+        if model_type == "smpl-body" and declared != "smpl":
+            model_type = declared
+        elif model_type not in ("smpl-body", declared):
+            raise _fail(
+                path,
+                f"'surface_model_type' is {declared!r} but the poses are {poses.shape[1]} values wide "
+                f"({model_type}); fix the key or the poses",
+            )
 
     pos, quat = smpl.forward_kinematics(poses, trans)
     _check_positions(path, pos, SMPL_JOINTS)

@@ -15,8 +15,11 @@ EVAL_COLUMNS = {
     "frame_coverage": "coverage",
     "site_error_rel_m": "site rel (m)",
     "site_error_abs_m": "site abs (m)",
+    "site_rmse_rel_m": "site RMSE rel (m)",
+    "site_rmse_abs_m": "site RMSE abs (m)",
     "joint_error_rad": "joint (rad)",
     "root_error_m": "root (m)",
+    "root_rot_error_rad": "root rot (rad)",
 }
 
 
@@ -263,16 +266,21 @@ def render(
     seconds: float = typer.Option(None, "--seconds", help="Length (default: the whole clip)."),
     width: int = typer.Option(640, "--width"),
     height: int = typer.Option(480, "--height"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it is an existing file."),
 ) -> None:
     """An MP4 of the policy (muscles coloured by activation) next to its reference (a kinematic ghost)."""
+    from mm_core.outputs import OutputError, prepare_output_file
     from mm_rl.checkpoint import CheckpointError, resolve
     from mm_rl.render import RenderError, render_checkpoint
 
     try:
+        if out is not None:  # before any work: a bad --out is one quick error
+            prepare_output_file(out, overwrite=overwrite)
         ckpt = resolve(target)
-        out = out or (ckpt.parent.parent / "render.mp4")
+        # The default lies in the run directory (an mm output): re-rendering replaces it.
+        out = out or prepare_output_file(ckpt.parent.parent / "render.mp4", overwrite=True)
         path = render_checkpoint(ckpt, out, motion=motion, seconds=seconds, width=width, height=height)
-    except (CheckpointError, RenderError, ValueError) as e:
+    except (CheckpointError, RenderError, OutputError, ValueError) as e:
         raise fail(str(e)) from e
     typer.echo(f"wrote {path}")
 

@@ -98,7 +98,21 @@ def render_checkpoint(
         n = min(n, int(seconds / (model.opt.timestep * env.sim.substeps)))
     fps = 1.0 / (model.opt.timestep * env.sim.substeps * stride)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with imageio.get_writer(out, fps=fps, codec="libx264", quality=7, macro_block_size=8) as writer:
+    from mm_core.outputs import atomic_path
+
+    # Written under a hidden temporary name and renamed: a killed render never leaves half an MP4 at ``out``.
+    with (
+        atomic_path(out) as tmp,
+        imageio.get_writer(
+            tmp,
+            format=".mp4",
+            fps=fps,
+            codec="libx264",
+            quality=7,
+            macro_block_size=8,
+            output_params=["-f", "mp4"],
+        ) as writer,
+    ):
         for k in range(0, n, stride):
             data.qpos[:] = traj["qpos"][k]
             mujoco.mj_forward(model, data)

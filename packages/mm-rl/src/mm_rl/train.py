@@ -42,6 +42,9 @@ RESUMABLE_KEYS = {
     "checkpoint_every",
     "keep_checkpoints",
 }
+#: Keys added after runs were made, with the behaviour those runs had: dotted key -> value. A run whose
+#: config.json lacks one is compared as if it had that value.
+LEGACY_DEFAULTS = {"ppo.muon_lr_scale": "match_adamw"}
 
 
 def lr_at(cfg: TrainConfig, update: int, total_updates: int | None, elapsed_s: float) -> float:
@@ -155,6 +158,18 @@ def initial_std(cfg: TrainConfig) -> float:
     return float(get_embodiment(cfg.embodiment).extras.get("initial_std", 1.0))
 
 
+def _changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys (``ppo.lr``) whose values differ between two nested config dicts."""
+    keys = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{k}.")
+        elif a != b:
+            keys.append(prefix + k)
+    return keys
+
+
 class MetricsLog:
     """metrics.csv: one row per update; the header is fixed by the first row (resume appends)."""
 
@@ -168,7 +183,10 @@ class MetricsLog:
             rows = [r for r in rows if int(float(r["update"])) <= resume_update]
             if rows:
                 self.columns = list(rows[0].keys())
-            with open(path, "w", newline="") as f:
+            from mm_core.outputs import atomic_path
+
+            # A temporary file renamed over the old one: a kill -9 (or a full disk) here loses no row.
+            with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
                 if self.columns:
                     w = csv.DictWriter(f, self.columns)
                     w.writeheader()
@@ -294,12 +312,24 @@ class Trainer:
         if not saved.is_file():
             return
         old = json.loads(saved.read_text())
+        legacy = []
+        for dotted, value in LEGACY_DEFAULTS.items():
+            section, key = dotted.split(".")
+            if isinstance(old.get(section), dict) and key not in old[section]:
+                old[section][key] = value
+                legacy.append(dotted)
         new = to_dict(self.cfg)
-        diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_KEYS and old.get(k) != new.get(k))
+        diff = [k for k in _changed_keys(old, new) if k.split(".")[0] not in RESUMABLE_KEYS]
         if diff:
+            hint = "".join(
+                f"; the run predates {k} and was trained with {LEGACY_DEFAULTS[k]!r}: add --set "
+                f"{k}={LEGACY_DEFAULTS[k]} to continue it"
+                for k in legacy
+                if k in diff
+            )
             raise TrainError(
                 f"{self.run_dir} holds a run with a different config ({', '.join(diff)} differ); to continue it "
-                "re-run the same command, to fine-tune from it use a new --run-dir with --resume-from"
+                f"re-run the same command, to fine-tune from it use a new --run-dir with --resume-from{hint}"
             )
 
     def _load(self, path: Path, full: bool) -> None:

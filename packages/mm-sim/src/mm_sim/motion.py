@@ -163,7 +163,8 @@ def sinusoid_clip(
     q0 = initial_qpos(model, spec)
     qpos = np.tile(q0, (len(t), 1))
     for j in range(model.njnt):
-        typ, adr = model.jnt_type[j], model.jnt_qposadr[j]
+        # int(): numpy integers do not compare equal to MuJoCo's enum members.
+        typ, adr = int(model.jnt_type[j]), int(model.jnt_qposadr[j])
         if typ == mujoco.mjtJoint.mjJNT_FREE:
             qpos[:, adr] += 0.3 * t
             yaw = 0.2 * np.sin(2 * np.pi * 0.5 * t)
@@ -171,7 +172,7 @@ def sinusoid_clip(
             for i, a in enumerate(yaw):
                 dq = np.array([np.cos(a / 2), 0.0, 0.0, np.sin(a / 2)])
                 mujoco.mju_mulQuat(qpos[i, adr + 3 : adr + 7], dq, base)
-        elif typ in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE) and model.jnt_limited[j]:
+        elif typ in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)) and model.jnt_limited[j]:
             lo, hi = model.jnt_range[j]
             f, phase = rng.uniform(0.3, 1.0), rng.uniform(0, 2 * np.pi)
             swing = amplitude * 0.5 * (hi - lo) * np.sin(2 * np.pi * f * t + phase)

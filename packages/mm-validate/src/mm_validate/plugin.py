@@ -94,6 +94,11 @@ def mm_cli(app: Any) -> None:
             None, "--reference-dir", envvar="MM_REFERENCE_DIR", help="Folder of the reference CSVs."
         ),
         out: Path = typer.Option(Path("validation"), "--out", help="Output directory."),
+        overwrite: bool = typer.Option(
+            False,
+            "--overwrite",
+            help="Write into --out even if it is a non-empty directory that mm did not make.",
+        ),
         embodiment: str = typer.Option(
             "myofullbody-nofingers", help="Embodiment to retarget a mocap --motion onto."
         ),
@@ -121,6 +126,7 @@ def mm_cli(app: Any) -> None:
 
         if (motion is None) == (checkpoint is None):
             raise fail("give exactly one of --motion CLIP or --checkpoint RUN")
+        from mm_core.outputs import prepare_output_dir
         from mm_validate.reference import ReferenceError, load_reference
         from mm_validate.validate import (
             RolloutOptions,
@@ -136,6 +142,8 @@ def mm_cli(app: Any) -> None:
             maybe_series = motion is not None and Path(reference).suffix.lower() in (".mot", ".sto")
             ref = None if maybe_series else load_reference(reference, reference_dir, reference_forces)
             clip = load_motion(motion, embodiment) if motion is not None else None
+            # Inputs checked, before the rollout or any write: never writes into a directory of the user's.
+            prepare_output_dir(out, "validate", overwrite=overwrite)
             if clip is not None and maybe_series and series_applies(clip, reference):
                 from mm_validate.series import validate_series
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mm_core.outputs import atomic_path
 from mm_validate import gait
 from mm_validate.quantities import EXCITATION_PREFIX, QUANTITIES
 
@@ -86,7 +87,8 @@ def plot_figures(
         fig.suptitle(f"{title}: {reference.name}", fontsize=11)
         fig.tight_layout()
         path = out / f"{kind}.png"
-        fig.savefig(path, dpi=90)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=90, format="png")
         plt.close(fig)
         written.append(path)
     return written
@@ -199,11 +201,13 @@ different from the reference trial's cycles (only when both sides have ≥ 3 cyc
 <h2>Model mapping (joints and muscles)</h2><table>{mapping}</table>
 </body></html>
 """
-    path.write_text(doc, encoding="utf-8")
+    with atomic_path(path) as tmp:
+        tmp.write_text(doc, encoding="utf-8")
     return path
 
 
 def curves_npz(analysis: Analysis, path: Path) -> Path:
     """Every per-cycle curve (C, 101) by quantity, for further analysis."""
-    np.savez_compressed(path, percent=gait.PERCENT, **analysis.curves)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: numpy adds no suffix
+        np.savez_compressed(f, percent=gait.PERCENT, **analysis.curves)
     return path

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mm_core.outputs import atomic_path
 from mm_validate.analysis import FLAT_RANGE
 from mm_validate.metrics import pearson_r, rmse
 from mm_validate.reference import ReferenceError
@@ -195,7 +196,8 @@ def _plot(comp: SeriesComparison, path: Path, title: str) -> Path:
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"Coordinates vs {title} (reference shifted {comp.lag_s:+.2f} s)", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return path
 
@@ -219,14 +221,15 @@ def _html(report: Any, comp: SeriesComparison, path: Path) -> Path:
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
     head = "".join(f"<th>{c}</th>" for c in ("coordinate", "unit", *cols))
-    path.write_text(
-        f"""<!doctype html><html><head><meta charset="utf-8"><title>mm validate: {html.escape(report.subject)}</title>
+    with atomic_path(path) as tmp:
+        tmp.write_text(
+            f"""<!doctype html><html><head><meta charset="utf-8"><title>mm validate: {html.escape(report.subject)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} td,th{{border:1px solid #ccc;padding:3px 8px}}
 table{{border-collapse:collapse}} img{{max-width:100%}}</style></head><body>
 <h1>Coordinate time-series validation</h1><p><b>Subject:</b> {html.escape(report.subject)}<br>
 <b>Reference:</b> {html.escape(report.reference)}</p>
 <table><tr>{head}</tr>{rows}</table><h2>Notes</h2><ul>{notes}</ul><h2>Figures</h2>{figs}</body></html>
 """,
-        encoding="utf-8",
-    )
+            encoding="utf-8",
+        )
     return path
