@@ -300,3 +300,17 @@ def test_clip_from_qpos_roundtrip(tiny, tmp_path) -> None:
     back = type(clip).load(clip.save(tmp_path / "c.npz"))
     np.testing.assert_array_equal(back.qpos, clip.qpos)
     assert back.embodiment == "tiny" and back.site_names == spec.tracked_sites
+
+
+def test_rotation_products_match_matmul() -> None:
+    """The fused 3x3 products of the task maths (rotations.mat_tmul, vec_mat) equal torch's matmul, broadcast as
+    the task uses them (main site against the other sites)."""
+    from mm_sim.rotations import mat_tmul, vec_mat
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(5, 1, 3, 3, generator=g), torch.randn(5, 4, 3, 3, generator=g)
+    v, m = torch.randn(5, 4, 3, generator=g), torch.randn(5, 3, 3, generator=g)
+    torch.testing.assert_close(mat_tmul(a, b), a.transpose(-1, -2) @ b)
+    torch.testing.assert_close(mat_tmul(b, a), b.transpose(-1, -2) @ a)
+    torch.testing.assert_close(vec_mat(v, m.unsqueeze(1)), v @ m)
+    torch.testing.assert_close(vec_mat(v[:, 0], m), (v[:, 0].unsqueeze(1) @ m).squeeze(1))

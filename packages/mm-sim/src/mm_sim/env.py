@@ -164,6 +164,8 @@ class ImitationEnv:
         """Fill ``cur`` (state after the step) and ``ref`` (its reference frame), float32, world-first."""
         import torch
 
+        from mm_sim.rotations import mat_tmul, vec_mat
+
         s, lib, f32 = self.sim, self.motions, torch.float32
         q, v = s.qpos.to(f32), s.qvel.to(f32)
         sp = s.site_xpos[:, self.site_id].to(f32)  # (N, S, 3)
@@ -177,7 +179,7 @@ class ImitationEnv:
             lin[:, 1:] - lin[:, :1],
             w[:, 1:] - w[:, :1],
         )
-        cur.rel_mat = sm[:, :1].transpose(-1, -2) @ sm[:, 1:]
+        cur.rel_mat = mat_tmul(sm[:, :1], sm[:, 1:])
         idx = lib.clip_start[self.clip] + self.frame
         rq = lib.qpos[idx]
         ref = SimpleNamespace(
@@ -190,7 +192,7 @@ class ImitationEnv:
 
             cur.root_pos, cur.root_quat = q[:, :3], q[:, 3:7]
             rmat = quat_to_mat(cur.root_quat)
-            cur.root_vel_local = torch.cat(((v[:, :3].unsqueeze(1) @ rmat).squeeze(1), v[:, 3:6]), 1)
+            cur.root_vel_local = torch.cat((vec_mat(v[:, :3], rmat), v[:, 3:6]), 1)
             ref.root_pos, ref.root_quat = rq[:, :3] - self.offset3[:, 0], rq[:, 3:7]
             ref.qpos = torch.cat((ref.root_pos, rq[:, 3:]), 1)
             ref.root_vel_local = self._ref_root_vel_local[idx]
@@ -224,17 +226,17 @@ class ImitationEnv:
     def root_angle_error(self) -> torch.Tensor:
         """Angle (rad) between the root orientation and the reference's (N,): root quaternion for free roots,
         main site frame otherwise."""
-        from mm_sim.rotations import mat_log, quat_angle
+        from mm_sim.rotations import mat_log, mat_tmul, quat_angle
 
         if self.free_root:
             return quat_angle(self.cur.root_quat, self.ref.root_quat)
-        return mat_log(self.cur.site_mat[:, 0].transpose(-1, -2) @ self.ref.site_mat[:, 0])[1]
+        return mat_log(mat_tmul(self.cur.site_mat[:, 0], self.ref.site_mat[:, 0]))[1]
 
     def site_rot_error(self) -> torch.Tensor:
         """Angle (rad) between each site's orientation relative to the main site and the reference's (N, S-1)."""
-        from mm_sim.rotations import mat_log
+        from mm_sim.rotations import mat_log, mat_tmul
 
-        return mat_log(self.cur.rel_mat.transpose(-1, -2) @ self.ref.rel_mat)[1]
+        return mat_log(mat_tmul(self.cur.rel_mat, self.ref.rel_mat))[1]
 
     def lookahead_index(self) -> torch.Tensor:
         """Global reference-frame indices (N, L) of the lookahead times, clamped to each clip's last frame."""

@@ -23,6 +23,18 @@ def quat_to_mat(q: torch.Tensor) -> torch.Tensor:
     ).reshape(q.shape[:-1] + (3, 3))  # fmt: skip
 
 
+def mat_tmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a^T b of 3x3 matrices a, b (..., 3, 3) (broadcast), as products and sums: one fused kernel when compiled,
+    where ``a.mT @ b`` is an external batched-matmul call per product."""
+    return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(-3)
+
+
+def vec_mat(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Row vectors v (..., 3) times 3x3 matrices m (..., 3, 3) (broadcast): ``v @ m`` = m^T v, as products and
+    sums (fused when compiled, like :func:`mat_tmul`)."""
+    return (v.unsqueeze(-1) * m).sum(-2)
+
+
 def mat_log(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotation vector and angle of rotation matrices r (..., 3, 3): (rotvec (..., 3), angle (...)).
 

@@ -59,7 +59,9 @@ def site_rot(env: Any, k: float = 10.0) -> torch.Tensor:
 
 def _main_frame(vec: torch.Tensor, mat: torch.Tensor) -> torch.Tensor:
     """World-axis vectors vec (N, K, 3) in the frame of the main site, mat = its orientation (N, 3, 3)."""
-    return vec @ mat  # row vector times R = (R^T v)^T
+    from mm_sim.rotations import vec_mat
+
+    return vec_mat(vec, mat.unsqueeze(1))  # row vector times R = (R^T v)^T
 
 
 def site_angvel(env: Any, k: float = 0.1) -> torch.Tensor:
