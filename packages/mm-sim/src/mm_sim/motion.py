@@ -172,7 +172,10 @@ def sinusoid_clip(
             for i, a in enumerate(yaw):
                 dq = np.array([np.cos(a / 2), 0.0, 0.0, np.sin(a / 2)])
                 mujoco.mju_mulQuat(qpos[i, adr + 3 : adr + 7], dq, base)
-        elif typ in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)) and model.jnt_limited[j]:
+        elif (
+            typ in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+            and model.jnt_limited[j]
+        ):
             lo, hi = model.jnt_range[j]
             f, phase = rng.uniform(0.3, 1.0), rng.uniform(0, 2 * np.pi)
             swing = amplitude * 0.5 * (hi - lo) * np.sin(2 * np.pi * f * t + phase)
