@@ -142,6 +142,10 @@ def mm_cli(app: Any) -> None:
             maybe_series = motion is not None and Path(reference).suffix.lower() in (".mot", ".sto")
             ref = None if maybe_series else load_reference(reference, reference_dir, reference_forces)
             clip = load_motion(motion, embodiment) if motion is not None else None
+            if checkpoint is not None:
+                from mm_rl.checkpoint import load as load_checkpoint
+
+                load_checkpoint(checkpoint)  # missing or corrupted: said before the output directory is made
             # Inputs checked, before the rollout or any write: never writes into a directory of the user's.
             prepare_output_dir(out, "validate", overwrite=overwrite)
             if clip is not None and maybe_series and series_applies(clip, reference):
