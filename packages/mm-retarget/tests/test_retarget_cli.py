@@ -56,6 +56,10 @@ def test_batch_writes_clips_and_report_and_skips_done(cli, tmp_path: Path) -> No
     assert r.exit_code == 0 and "2 ok, 0 flagged, 1 failed" in r.output and "broken" in r.output
     r = cli("retarget", "report", tmp_path / "nothing-here")
     assert r.exit_code != 0 and "no retarget report" in r.output
+    # --out-fps overrides the embodiment's control rate (100 Hz for tiny).
+    r = cli("retarget", WALK, "-e", "tiny", "-o", tmp_path / "o50", "--out-fps", "50", "--json")
+    assert r.exit_code == 0, r.output
+    assert MotionClip.load(tmp_path / "o50" / "35_01.npz").fps == 50.0
 
 
 @needs_mocap
@@ -93,6 +97,10 @@ def test_bad_arguments_fail_with_a_reason(cli, tmp_path: Path) -> None:  # noqa:
     assert r.exit_code != 0 and "valid names" in r.output
     r = cli("retarget", tmp_path / "none.bvh", "-e", "tiny", "-m", "nope", "-o", tmp_path)
     assert r.exit_code != 0 and "gmr-fit" in r.output
+    given = tmp_path / "given.bvh"
+    given.write_text("HIERARCHY\n")
+    r = cli("retarget", given, "-e", "tiny", "-o", tmp_path, "--out-fps", "0")
+    assert r.exit_code != 0 and "--out-fps 0" in r.output and "control rate" in r.output
 
 
 def test_demo_command_and_workers(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001

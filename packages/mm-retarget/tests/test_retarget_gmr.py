@@ -219,3 +219,28 @@ def test_metrics_flag_a_broken_clip(full_clips: dict[str, MotionClip]) -> None:
     assert (
         "joint_limit_violation_pct" in reasons and "penetration_max_m" in reasons and "tendon_jump" in reasons
     )
+
+
+def test_output_rate_defaults_to_the_embodiments_control_rate() -> None:
+    """A clip comes out at its embodiment's control rate (timestep x substeps), which the task requires; an
+    explicit ``out_fps`` still wins (and that clip is then refused by the task at another rate)."""
+    from mm_retarget.demo import demo_motion_path
+    from mm_retarget.readers import read_amass
+
+    tiny = _embodiment("tiny")
+    s = read_amass(demo_motion_path("walk"))
+    n = int(s.fps * 1.2) + 1  # 1.2 s of the walk
+    s = replace(s, positions=s.positions[:n], rotations=s.rotations[:n])
+    slow = replace(tiny, physics=replace(tiny.physics, substeps=8))  # 0.002 s x 8: 62.5 Hz
+    for emb, out_fps, want in ((slow, None, 62.5), (tiny, None, 100.0), (slow, 50.0, 50.0)):
+        c = retarget(s, emb, **({} if out_fps is None else {"out_fps": out_fps}))
+        assert c.fps == want and c.metadata["options"]["out_fps"] == want
+        # Frames every 1 / want s over the solved span (30 Hz solve: 1.2 s is solved to its last 1/30 s).
+        assert c.qpos.shape[0] == int(np.floor(1.2 * want + 1e-6)) + 1, (want, c.qpos.shape)
+    with pytest.raises(ValueError, match="out_fps=0.*62.5 Hz"):
+        retarget(s, slow, out_fps=0)
+    make_env = pytest.importorskip("mm_sim").make_env  # the task that requires the control rate
+    env = make_env(slow, [retarget(s, slow)], backend="mujoco", num_worlds=1)
+    assert env.motions.num_clips == 1
+    with pytest.raises(ValueError, match="fps is 50 but the task runs at 62.5 Hz"):
+        make_env(slow, [c], backend="mujoco", num_worlds=1)

@@ -14,7 +14,7 @@ from mm_core import get_embodiment, get_reward_term, get_sim_backend
 from mm_core.registry import UnknownNameError, embodiments
 from mm_sim import make_env
 from mm_sim.motion import sinusoid_clip
-from mm_sim.tasks.config import TaskConfig
+from mm_sim.tasks.config import TaskConfig, TermCfg
 
 if "tiny" not in embodiments.names():  # the built-in models come from mm-models (a dev dependency)
     pytest.skip("needs the built-in embodiments: install mm-models", allow_module_level=True)
@@ -161,3 +161,52 @@ def test_terms_given_as_numbers_use_registered_defaults() -> None:
     assert cfg.rewards == {"qpos": 0.3}, "the caller's config is not modified"
     _, reward, *_ = env.step(torch.zeros(1, env.num_actions))
     assert 0 < reward.item() <= 0.3
+
+
+def _level(env, level: float = 0.5) -> torch.Tensor:
+    """A plugin reward term: ``level`` in every world."""
+    return torch.full((env.num_envs,), level)
+
+
+def test_plugin_reward_term_default_weight_applies() -> None:
+    """A term switched on without a weight gets its record's weight: reward == weight * value in a real step."""
+    from mm_core import hookimpl, registry
+    from mm_core.plugins import get_plugin_manager
+    from mm_core.records import RewardTerm
+
+    class LevelPlugin:
+        @hookimpl
+        def mm_reward_terms(self):  # noqa: ANN202
+            return [RewardTerm(name="level", fn=_level, weight=0.375, params={"level": 0.625})]
+
+    pm = get_plugin_manager()
+    pm.register(LevelPlugin(), "level_plugin")
+    registry.clear_cache()
+    try:
+        spec = get_embodiment("tiny")
+        clip = sinusoid_clip(spec.compile(), spec, seconds=1.0)
+        # (term config, the value its fn returns, the weight it must get)
+        cases = [
+            (TermCfg(params={"level": 0.5}), 0.5, 0.375),  # params given, weight not: the record's weight
+            ({}, 0.5, 0.375),  # as `--set task.rewards.level={}`: fn's own default level, the record's weight
+            (True, 0.625, 0.375),  # switched on: the record's weight and params
+            (0.25, 0.625, 0.25),  # a weight given wins
+            (TermCfg(weight=2.0, params={"level": 0.5}), 0.5, 2.0),
+        ]
+        for term, value, weight in cases:
+            cfg = TaskConfig.for_embodiment(spec, rewards={"level": term}, penalties={})
+            env = make_env(spec, [clip], backend="mujoco", num_worlds=2, config=cfg)
+            assert env.config.rewards["level"].weight == weight, term
+            _, reward, _, _, info = env.step(torch.zeros(2, env.num_actions))
+            assert info["reward_terms"]["level"].tolist() == [weight * value] * 2, term
+            assert reward.tolist() == [weight * value] * 2, term
+        # The built-ins keep their values: a built-in switched on without a weight gets its record's weight.
+        cfg = TaskConfig.for_embodiment(spec, rewards={"qpos": True, "site_pos": {"params": {"k": 50.0}}})
+        env = make_env(spec, [clip], backend="mujoco", num_worlds=1, config=cfg)
+        assert {n: (t.weight, t.params) for n, t in env.config.rewards.items()} == {
+            "qpos": (0.1, {"k": 10.0}), "site_pos": (0.6, {"k": 50.0})
+        }  # fmt: skip
+        assert env.config.penalties["action_out_of_range"].weight == 0.01
+    finally:
+        pm.unregister("level_plugin")
+        registry.clear_cache()

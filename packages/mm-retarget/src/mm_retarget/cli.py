@@ -104,6 +104,10 @@ def run(
         help="SMPL model files for shape-aware AMASS joints (else $MM_SMPL_MODEL_DIR; needs mm-retarget[smpl]).",
     ),
     solve_fps: float | None = typer.Option(None, help="IK rate in Hz (default 30; 0 = the source's rate)."),
+    out_fps: float | None = typer.Option(
+        None,
+        help="Output clip rate in Hz (default: the embodiment's control rate, the only one its task accepts).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Retarget INPUT files onto an embodiment; re-running skips clips already done."""
@@ -128,6 +132,10 @@ def run(
         ) from None
     if solve_fps is not None and (solve_fps < 0 or solve_fps != solve_fps):
         raise fail(f"--solve-fps {solve_fps}: give an IK rate in Hz (> 0), or 0 for the source's rate")
+    if out_fps is not None and not (0 < out_fps < float("inf")):
+        raise fail(
+            f"--out-fps {out_fps}: give a frame rate in Hz (> 0), or leave it out for the control rate"
+        )
     reader_opts: dict[str, Any] = {"units": units}
     if joint_map is not None:
         from mm_retarget.readers import load_joint_map
@@ -139,7 +147,9 @@ def run(
         reader_opts["joint_map"] = joint_map
     if smpl_model_dir is not None:
         reader_opts["smpl_model_dir"] = smpl_model_dir
-    rt_opts = {"solve_fps": solve_fps} if solve_fps is not None else {}
+    rt_opts: dict[str, Any] = {"solve_fps": solve_fps} if solve_fps is not None else {}
+    if out_fps is not None:
+        rt_opts["out_fps"] = out_fps
 
     from rich.progress import Progress
 

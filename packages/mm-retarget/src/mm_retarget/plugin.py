@@ -56,7 +56,8 @@ def mm_retargeters() -> list[Retargeter]:
         Retargeter(
             name="gmr-fit",
             retarget=_gmr_fit,
-            description="segment-scale fit + mink differential IK with joint limits and couplings, grounded, 100 Hz",
+            description="segment-scale fit + mink differential IK with joint limits and couplings, grounded, "
+            "at the embodiment's control rate",
         ),
         Retargeter(
             name="mocap-body",

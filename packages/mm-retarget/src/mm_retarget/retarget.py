@@ -10,7 +10,8 @@ Both share one pipeline (so the baseline differs only where the method does):
 3. differential IK with ``mink`` over the tracked sites, at ``solve_fps`` (default 30 Hz, as the reference),
    warm-started frame to frame; ``gmr-fit`` adds joint limits (hard, QP inequalities) and the joint-equality
    couplings (a high-cost task), the baseline has neither;
-4. resample to 100 Hz (PCHIP for scalar joints, which never overshoots a limit; SLERP for quaternions);
+4. resample to ``out_fps``, by default the embodiment's control rate (100 Hz for the built-ins): PCHIP for scalar
+   joints, which never overshoots a limit; SLERP for quaternions;
 5. free root: ground alignment (lowest collision geom on the floor) and penetration removal (gmr-fit);
 6. velocities by finite differences (``mj_differentiatePos``), site poses by forward kinematics.
 """
@@ -41,8 +42,9 @@ class RetargetOptions:
 
     method: str = "gmr-fit"
     """Name recorded in the clip (``gmr-fit`` or ``mocap-body``)."""
-    out_fps: float = 100.0
-    """Frame rate of the output clip (mm trains at 100 Hz)."""
+    out_fps: float | None = None
+    """Frame rate of the output clip; ``None``: the embodiment's control rate, 1 / (physics timestep x substeps),
+    the only rate its task accepts (100 Hz for the built-ins)."""
     solve_fps: float = 30.0
     """Rate at which IK is solved; the result is resampled to ``out_fps``. 0 = the source's rate."""
     iterations: int = 3
@@ -626,6 +628,14 @@ def _retarget(
     from mm_retarget import metrics
 
     emb = get_embodiment(embodiment) if isinstance(embodiment, str) else embodiment
+    control_fps = 1.0 / emb.physics.control_dt
+    out_fps = control_fps if opts.out_fps is None else float(opts.out_fps)
+    if not (np.isfinite(out_fps) and out_fps > 0):
+        raise ValueError(
+            f"retarget option out_fps={opts.out_fps!r}: give a frame rate in Hz (> 0), or None for "
+            f"{emb.name!r}'s control rate ({control_fps:g} Hz, the only rate its task accepts)"
+        )
+    opts = replace(opts, out_fps=out_fps)  # the rate used, in the clip's metadata
     t_load = time.perf_counter()
     mdl = load_model(emb)  # one-off per process; not part of the per-frame cost
     t0, c0 = time.perf_counter(), time.process_time()
@@ -643,7 +653,7 @@ def _retarget(
         q_solve = project_couplings(mdl.model, q_solve)
     if opts.limits:
         q_solve = clip_to_limits(mdl.model, q_solve)
-    t_out = np.arange(0.0, t_solve[-1] + 1e-9, 1.0 / opts.out_fps)
+    t_out = np.arange(0.0, t_solve[-1] + 1e-9, 1.0 / out_fps)
     qpos = resample_qpos(mdl.model, t_solve, q_solve, t_out)
     if opts.limits:
         qpos = clip_to_limits(mdl.model, qpos)
@@ -655,9 +665,9 @@ def _retarget(
         ],
         1,
     )
-    stance = stance_frames({n: tgt[:, i] for i, n in enumerate(names)}, opts.out_fps)
-    qpos, corr = align_ground(mdl, qpos, opts.ground, opts.out_fps, stance)
-    qvel = finite_difference_qvel(mdl.model, qpos, opts.out_fps)
+    stance = stance_frames({n: tgt[:, i] for i, n in enumerate(names)}, out_fps)
+    qpos, corr = align_ground(mdl, qpos, opts.ground, out_fps, stance)
+    qvel = finite_difference_qvel(mdl.model, qpos, out_fps)
     site_pos, site_quat = site_poses(mdl, qpos)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     shift = float(np.median(corr))
@@ -686,7 +696,7 @@ def _retarget(
         "source_positions": np.round(tgt, 5).tolist(),
     }
     clip = MotionClip(
-        fps=opts.out_fps,
+        fps=out_fps,
         qpos=qpos,
         qvel=qvel,
         site_pos=site_pos,

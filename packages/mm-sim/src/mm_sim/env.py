@@ -10,6 +10,7 @@ import copy
 import inspect
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,18 +35,27 @@ def _bind(fn: Callable[..., Any], env: ImitationEnv, params: dict[str, Any]) -> 
 
 def _term_cfg(name: str, value: Any, *, reward: bool) -> TermCfg:
     """A config entry as TermCfg: a number is a weight (reward/penalty, the registered term's default params) or
-    a threshold (termination); a dict holds TermCfg fields (``--set task.rewards.tall=0.1`` style overrides)."""
+    a threshold (termination); ``True`` switches a reward/penalty term on with its registered weight and params; a
+    dict holds TermCfg fields (``--set task.rewards.tall=0.1`` style overrides). A reward/penalty term given no
+    weight gets its registered default weight (``RewardTerm.weight``)."""
+    from mm_core import get_reward_term
+
+    if isinstance(value, dict):
+        value = TermCfg(**value)
+    if value is True and reward:
+        value = TermCfg(params=dict(get_reward_term(name).params))
     if isinstance(value, TermCfg):
+        if reward and value.weight is None:
+            return replace(value, weight=float(get_reward_term(name).weight))
         return value
     if isinstance(value, int | float):
         if not reward:
             return TermCfg(params={"threshold": float(value)})
-        from mm_core import get_reward_term
-
         return TermCfg(weight=float(value), params=dict(get_reward_term(name).params))
-    if isinstance(value, dict):
-        return TermCfg(**value)
-    raise ValueError(f"task term {name!r}: expected a number, a dict or a TermCfg, got {value!r}")
+    raise ValueError(
+        f"task term {name!r}: expected a number, a dict, a TermCfg (or True for a reward/penalty term), "
+        f"got {value!r}"
+    )
 
 
 class ImitationEnv:

@@ -13,8 +13,9 @@ if TYPE_CHECKING:  # pragma: no cover
 class TermCfg:
     """One reward, penalty or termination term, referred to by its registry name."""
 
-    weight: float = 1.0
-    """Reward: w in w * term; penalty: w in -w * cost; termination: unused."""
+    weight: float | None = None
+    """Reward: w in w * term; penalty: w in -w * cost; termination: unused. ``None`` (not given): the registered
+    term's default, :attr:`mm_core.records.RewardTerm.weight` (the env fills it in)."""
     params: dict[str, Any] = field(default_factory=dict)
     """Keyword parameters passed to the term function (e.g. ``k`` of an exp kernel, ``threshold``)."""
 
