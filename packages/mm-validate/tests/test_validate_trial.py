@@ -11,9 +11,20 @@ from mm_validate import gait
 from mm_validate.metrics import pearson_r
 from mm_validate.reference import ReferenceError, load_reference
 from mm_validate.synthetic import synthetic_trial, write_sto
-from mm_validate.trial import PLANAR_LEG, load_trial, read_c3d, read_sto
+from mm_validate.trial import (
+    PLANAR_LEG,
+    RUNNING_RISE,
+    load_trial,
+    planar_stance_rise,
+    read_c3d,
+    read_sto,
+    trial_events,
+    trial_from_sto,
+)
 
 SCHWARTZ = load_reference("schwartz2008-walking-free")  # the packaged curves
+BMCRIC = load_reference("bmcric-running")
+RUN_TRIAL = {"strides": 12, "stride_s": 0.72, "stance": 0.36, "start": 0.81, "gait2392_knee": False}
 STRIDE_S, FPS = 1.1, 100.0
 
 
@@ -45,7 +56,8 @@ def test_mot_trial_cut_into_cycles_by_force(tmp_path: Path) -> None:
 def test_mot_trial_kinematic_events_and_old_single_cycle_rule_gone(tmp_path: Path) -> None:
     ik = synthetic_trial(SCHWARTZ, tmp_path / "walk_ik.mot", start=0.81, seed=3)
     ref = load_reference(str(ik))
-    assert "planar leg" in ref.event_method
+    assert "planar leg" in ref.event_method and "Zeni heel/toe extremes (walking)" in ref.event_method
+    assert ref.gait_type == "walking" and ref.stance_pct[0] == pytest.approx(60.0, abs=3.0)
     assert min(ref.cycles_per_side.values()) >= 4
     # Mapping the whole trial onto one cycle (the old behaviour) gives r far below this.
     assert _r(SCHWARTZ.curves["hip_flexion"], ref.curves["hip_flexion"]) > 0.97
@@ -62,6 +74,46 @@ def test_planar_leg_strike_at_the_heel_forward_extreme() -> None:
     ev = planar_leg_events(values, 1, FPS)
     assert ev is not None and ev.strikes.tolist() == [110, 220, 330, 440]
     assert sum(PLANAR_LEG) > 1.0
+
+
+def test_stance_rise_pendulum_vs_spring(tmp_path: Path) -> None:
+    # Hand computation: a straight leg swinging 25 deg each way lands at 25 deg hip flexion and stands vertical at
+    # mid-stance, so the hip rises by 1 - cos(25 deg) leg lengths.
+    t = np.arange(500) / FPS
+    hip = 25 * np.cos(2 * np.pi * t / STRIDE_S)
+    values = {"hip_flexion": np.stack([hip, hip], 1), "knee_flexion": np.zeros((500, 2))}
+    assert planar_stance_rise(values, 0, FPS) == pytest.approx(1 - np.cos(np.radians(25)), abs=2e-3)
+    # The published curves: walking vaults over the stance leg, running lands on a leg that then flexes.
+    walk = read_sto(synthetic_trial(SCHWARTZ, tmp_path / "walk.mot"))
+    run = read_sto(synthetic_trial(BMCRIC, tmp_path / "run.mot", **RUN_TRIAL))
+    for tab, lo, hi in ((walk, 0.1, 0.3), (run, -0.03, 0.03)):
+        tr = trial_from_sto(tab)
+        for side in (0, 1):
+            assert lo < planar_stance_rise(tr.values, side, tr.fps) < hi, (tab.path, side)
+    assert 0.03 < RUNNING_RISE < 0.1
+
+
+def test_running_trial_kinematic_events_without_forces(tmp_path: Path) -> None:
+    # 12 running strides from 81 % of the cycle, stance 36 %: the angles alone give running and events within a few
+    # % of the stride of the force ones (Zeni's toe-off comes ~20 % late in running and made it read as walking).
+    ik = synthetic_trial(BMCRIC, tmp_path / "run_ik.mot", forces_path=tmp_path / "grf.mot", **RUN_TRIAL)
+    with_forces = load_reference(str(ik), forces=tmp_path / "grf.mot")
+    ref = load_reference(str(ik))
+    assert with_forces.gait_type == "running" and ref.gait_type == "running"
+    assert "peak knee extension (running)" in ref.event_method
+    assert ref.cycles_per_side == with_forces.cycles_per_side
+    force_tab = read_sto(tmp_path / "grf.mot")
+    force = trial_from_sto(read_sto(ik), force_tab).force
+    assert force is not None
+    kin, _, _ = trial_events(trial_from_sto(read_sto(ik)))
+    for i, side in enumerate(("left", "right")):
+        fe = gait.events_from_force(force[:, i, 1], FPS, 20.0)
+        assert gait.strike_gap_pct(fe, kin[side]) <= 4.0, side
+        offs = (gait.Events(strikes=e.offs, offs=e.offs) for e in (fe, kin[side]))
+        assert gait.strike_gap_pct(*offs) <= 3.0, side
+    assert ref.stance_pct[0] == pytest.approx(with_forces.stance_pct[0], abs=6.0)
+    for q in ("hip_flexion", "knee_flexion", "ankle_dorsiflexion"):
+        assert _r(BMCRIC.curves[q], ref.curves[q]) > 0.96, q
 
 
 def test_synthetic_walk_against_whole_trial(tmp_path: Path) -> None:
