@@ -216,12 +216,22 @@ def test_bad_trials_rejected(tmp_path: Path) -> None:
 
 
 # --- C3D (written with ezc3d, the reader labs use) ---------------------------------------------------------------
+def _c3d_points(labels: list[str], points: list[np.ndarray]) -> object:
+    """An ``ezc3d.c3d`` at FPS holding the named point trajectories (each (T, 3))."""
+    import ezc3d
+
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [FPS]
+    c["parameters"]["POINT"]["LABELS"]["value"] = labels
+    data = np.ones((4, len(labels), len(points[0])))
+    data[:3] = np.stack(points, axis=0).transpose(2, 0, 1)
+    c["data"]["points"] = data
+    return c
 
 
 def _write_c3d(path: Path, *, event_shift_s: float = 0.0, with_events: bool = True) -> Path:
     """Plug-in Gait outputs (angles, hip moment) and heel/toe/pelvis markers of a 5-stride walk from the Schwartz
     means, left half a cycle after right, starting at 20 % of the cycle; Foot Strike / Foot Off events."""
-    import ezc3d
 
     T = int(5 * STRIDE_S * FPS)
     t = np.arange(T) / FPS
@@ -264,12 +274,7 @@ def _write_c3d(path: Path, *, event_shift_s: float = 0.0, with_events: bool = Tr
                 ts = (k + off + frac - 0.2) * STRIDE_S + event_shift_s
                 if 0 <= ts < t[-1]:
                     events.append((ctx, label, ts))
-    c = ezc3d.c3d()
-    c["parameters"]["POINT"]["RATE"]["value"] = [FPS]
-    c["parameters"]["POINT"]["LABELS"]["value"] = labels
-    data = np.ones((4, len(labels), T))
-    data[:3] = np.stack(points, axis=0).transpose(2, 0, 1)
-    c["data"]["points"] = data
+    c = _c3d_points(labels, points)
     c.add_parameter("POINT", "MOMENT_UNITS", ["Nmm/kg"])
     if with_events:
         c.add_parameter("EVENT", "USED", [len(events)])
@@ -319,7 +324,6 @@ def _write_plates_c3d(path: Path) -> Path:
     """Plug-in Gait angles (no markers, no events) of a 5-stride walk plus two force plates, one per treadmill
     belt: plate 1 carries the LEFT foot, plate 2 the right, vertical force during the first 59 % of each cycle,
     sampled at 1000 Hz (10 analog samples per point frame)."""
-    import ezc3d
 
     T, ratio = int(5 * STRIDE_S * FPS), 10
     t = np.arange(T) / FPS
@@ -337,12 +341,7 @@ def _write_plates_c3d(path: Path) -> Path:
         analogs[0, 6 * plate + 2] = np.where(
             pa < 0.59, -700.0 * np.sin(np.pi * pa / 0.59) - 50, 0.0
         )  # on the plate
-    c = ezc3d.c3d()
-    c["parameters"]["POINT"]["RATE"]["value"] = [FPS]
-    c["parameters"]["POINT"]["LABELS"]["value"] = labels
-    data = np.ones((4, len(labels), T))
-    data[:3] = np.stack(points, axis=0).transpose(2, 0, 1)
-    c["data"]["points"] = data
+    c = _c3d_points(labels, points)
     c["parameters"]["ANALOG"]["RATE"]["value"] = [FPS * ratio]
     c["parameters"]["ANALOG"]["LABELS"]["value"] = [
         f"{k}{i}" for i in (1, 2) for k in ("Fx", "Fy", "Fz", "Mx", "My", "Mz")

@@ -487,21 +487,15 @@ def _physics_clip(emb: EmbodimentSpec, frames: int) -> tuple[Any, np.ndarray]:
             mujoco.mj_step(m, d)
         qpos.append(d.qpos.copy())
         qvel.append(d.qvel.copy())
-    sites = [m.site(s).id for s in emb.tracked_sites]
-    pos, quat = np.zeros((frames, len(sites), 3)), np.zeros((frames, len(sites), 4))
-    k = mujoco.MjData(m)
-    for i, q in enumerate(qpos):
-        k.qpos[:] = q
-        mujoco.mj_kinematics(m, k)
-        pos[i] = k.site_xpos[sites]
-        for j, sid in enumerate(sites):
-            mujoco.mju_mat2Quat(quat[i, j], k.site_xmat[sid])
+    from mm_sim.motion import site_ids, site_kinematics
+
+    kin = site_kinematics(m, np.array(qpos), None, site_ids(m, emb.tracked_sites))
     clip = MotionClip(
         fps=1.0 / emb.physics.control_dt,
         qpos=np.array(qpos),
         qvel=np.array(qvel),
-        site_pos=pos,
-        site_quat=quat,
+        site_pos=kin["pos"],
+        site_quat=kin["quat"],
         site_names=tuple(emb.tracked_sites),
         embodiment=emb.name,
         name="conformance",
