@@ -58,7 +58,8 @@ def rollout_first_episodes(policy: ActorCritic, env: Any, record: bool = False) 
 
     Returns per world ``{"metrics": {...}}`` (module docstring) and, with ``record``, ``"trajectory"``:
     ``qpos (K, nq)``, ``act (K, na)``, ``frame (K,)`` of the state before each of its K steps (the first is the
-    start pose), copied out of the simulator's buffers.
+    start pose), copied out of the simulator's buffers, and ``site_abs_m (K,)``: the env's absolute site error of
+    the state after each step.
     """
     n, lib, dev = env.num_envs, env.motions, env.device
     obs = env.reset(clips=torch.arange(n, device=dev) % lib.num_clips)
@@ -67,7 +68,7 @@ def rollout_first_episodes(policy: ActorCritic, env: Any, record: bool = False) 
     steps = torch.zeros(n, dtype=torch.long, device=dev)
     terminated = torch.zeros(n, dtype=torch.bool, device=dev)
     sums: dict[str, torch.Tensor] = {}
-    rec: dict[str, list[torch.Tensor]] = {"qpos": [], "act": [], "frame": []}
+    rec: dict[str, list[torch.Tensor]] = {"qpos": [], "act": [], "frame": [], "site_abs_m": []}
     for _ in range(int(lib.clip_len.max())):  # an episode takes at most clip frames - 1 steps
         if record:
             # clone: on the C MuJoCo backend qpos is a float64 view of the simulator's buffer.
@@ -75,6 +76,8 @@ def rollout_first_episodes(policy: ActorCritic, env: Any, record: bool = False) 
             rec["act"].append(env.sim.act.detach().to("cpu", torch.float64, copy=True))
             rec["frame"].append(env.frame.to("cpu", copy=True))
         obs, _, term, trunc, info = env.step(policy.act(obs, deterministic=True))
+        if record:
+            rec["site_abs_m"].append(info["tracking"]["site_abs_m"].to("cpu", torch.float64, copy=True))
         for k, v in info["tracking"].items():
             sums[k] = sums.get(k, 0) + torch.where(active, v.to(torch.float64), 0.0)
         steps += active

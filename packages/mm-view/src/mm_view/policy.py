@@ -26,7 +26,7 @@ def policy_playback(target: Path, motions: list[str] | None, device: str = "cpu"
         from mm_core import MotionClip
         from mm_rl.checkpoint import CheckpointError, load_policy
         from mm_rl.config import TrainConfig, from_dict
-        from mm_rl.evaluate import eval_config
+        from mm_rl.evaluate import eval_config, rollout_first_episodes
         from mm_rl.motions import resolve_motion_paths
         from mm_rl.render import GHOST_OFFSET, activation_rgba
         from mm_rl.train import make_env
@@ -60,19 +60,13 @@ def policy_playback(target: Path, motions: list[str] | None, device: str = "cpu"
     if env.num_obs != policy.num_obs or env.num_actions != policy.num_actions:
         raise ViewError(f"{clip_path}: not a motion of the policy's embodiment ({meta.get('embodiment')})")
     model = env.model
-    # State before each step (the first is the start pose) and the env's error of the state after it.
-    qpos, act, frames, err = [], [], [], [float("nan")]
     with torch.no_grad():
-        obs = env.reset(clips=[0])
-        for _ in range(clip.num_frames - 1):
-            qpos.append(env.sim.qpos[0].detach().to("cpu", torch.float64).numpy().copy())
-            act.append(env.sim.act[0].detach().to("cpu", torch.float64).numpy().copy())
-            frames.append(int(env.frame[0]))
-            obs, _, term, trunc, info = env.step(policy.act(obs, deterministic=True))
-            err.append(float(info["tracking"]["site_abs_m"][0]))
-            if bool(term[0] | trunc[0]):
-                break
-    qpos_a, frames_a = np.stack(qpos), np.array(frames)
+        res = rollout_first_episodes(policy, env, record=True)[0]
+    traj = res["trajectory"]
+    qpos, act = traj["qpos"], traj["act"]
+    # Error of the state shown at each frame: that after the previous step (none for the start pose).
+    err = np.concatenate([[np.nan], traj["site_abs_m"][:-1]])
+    qpos_a, frames_a = qpos, traj["frame"].astype(int)
     # The env moved the root x-y to the origin at reset; the reference ghost is moved the same way (mm render).
     ghost = clip.qpos[frames_a].copy()
     if model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE):
@@ -84,7 +78,7 @@ def policy_playback(target: Path, motions: list[str] | None, device: str = "cpu"
     ]
     adr = [int(model.actuator_actadr[i]) for i in muscles]
     rgb = np.stack([activation_rgba(a[adr])[:, :3] for a in act]) if muscles else None
-    failed = bool(term[0])
+    failed = bool(res["metrics"]["early_termination_rate"])
     summary = "\n".join(
         [
             f"policy `{Path(meta['path']).name}` on `{clip.name}`: "
@@ -101,6 +95,6 @@ def policy_playback(target: Path, motions: list[str] | None, device: str = "cpu"
         ghost_offset=GHOST_OFFSET,
         muscle_rgb=rgb,
         muscle_tendons=[int(model.actuator_trnid[i, 0]) for i in muscles],
-        per_frame={"site error (m)": np.array(err[: len(qpos)]), "reference frame": frames_a.astype(float)},
+        per_frame={"site error (m)": err, "reference frame": frames_a.astype(float)},
         summary=summary,
     )
