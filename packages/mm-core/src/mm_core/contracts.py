@@ -60,6 +60,25 @@ class PhysicsOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TaskDefaults:
+    """Per-embodiment defaults of the imitation task (mm-sim's ``TaskConfig.for_embodiment``) and of PPO.
+
+    A None field takes mm-sim's default for the embodiment's root type: for a ``free`` root the reference's
+    MyoFullBody terms, for a ``fixed`` root its bimanual terms (README, "Task"). Term names are registry names
+    (``mm plugins list``); a term's parameters default to those it was registered with.
+    """
+
+    reward_weights: Mapping[str, float] | None = None
+    """Tracking term -> weight, replacing the root type's default set (a weight of 0 leaves the term out)."""
+    terminations: Mapping[str, float | Mapping[str, Any]] | None = None
+    """Termination term -> threshold (or a params mapping), replacing the root type's default set."""
+    eval_terminations: Mapping[str, float | Mapping[str, Any]] | None = None
+    """Entries that replace those of ``terminations`` when evaluating (``mm eval``, ``mm validate``)."""
+    initial_std: float = 1.0
+    """Initial action std of the policy (actions in [-1, 1] map to ctrl (a + 1) / 2)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class EmbodimentSpec:
     """A musculoskeletal model that mm can simulate, retarget onto and train.
 
@@ -93,8 +112,14 @@ class EmbodimentSpec:
     """Distribution that provides the model files."""
     description: str = ""
     """One line for ``mm models list``."""
+    task: TaskDefaults = field(default_factory=TaskDefaults)
+    """This embodiment's defaults of the imitation task and of PPO (typed; None fields = mm's default for the
+    root type, so a plugin embodiment gets what a built-in with the same properties gets)."""
+    forward: str = "+x"
+    """Model axis the body faces (``+x``, ``-x``, ``+y``, ``-y``), for retargeting models without a left/right
+    pair of tracked sites."""
     extras: Mapping[str, Any] = field(default_factory=dict)
-    """Free-form per-embodiment defaults (e.g. ``initial_std`` for PPO, reward weights)."""
+    """Free-form metadata for the plugin's own use; no mm package reads it."""
 
     def __post_init__(self) -> None:
         if (self.mjcf_path is None) == (self.spec_builder is None):
@@ -105,6 +130,14 @@ class EmbodimentSpec:
             )
         if not self.tracked_sites:
             raise ContractError(f"embodiment {self.name!r}: tracked_sites is empty")
+        if self.forward not in ("+x", "-x", "+y", "-y"):
+            raise ContractError(
+                f"embodiment {self.name!r}: forward must be one of '+x', '-x', '+y', '-y', got {self.forward!r}"
+            )
+        if not isinstance(self.task, TaskDefaults):
+            raise ContractError(
+                f"embodiment {self.name!r}: task must be a mm_core.contracts.TaskDefaults, got {type(self.task).__name__}"
+            )
         unknown = sorted(set(self.smpl_joint_map) - set(SMPL_JOINTS))
         if unknown:
             raise ContractError(f"embodiment {self.name!r}: smpl_joint_map has unknown SMPL joints {unknown}")

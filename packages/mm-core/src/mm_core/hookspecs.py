@@ -26,10 +26,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from mm_core.contracts import EmbodimentSpec
     from mm_core.records import (
         MotionReader,
+        ObservationTerm,
         ReferenceDataset,
         Retargeter,
         RewardTerm,
         SimBackend,
+        TerminationTerm,
         ValidationMetric,
     )
 
@@ -116,6 +118,42 @@ def mm_reward_terms() -> list[RewardTerm]:
 
 
 @hookspec
+def mm_observation_terms() -> list[ObservationTerm]:
+    """Observation terms of the imitation task: ``fn(env, **params) -> float tensor (nworld, k)``.
+
+    Example (the root height, usable with ``--set task.observations.height=true``)::
+
+        >>> from mm_core import hookimpl
+        >>> from mm_core.records import ObservationTerm
+        >>> def height(env, scale=1.0):
+        ...     return scale * env.cur.site_pos[:, 0, 2:3]
+        >>> @hookimpl
+        ... def mm_observation_terms():
+        ...     return [ObservationTerm(name="height", fn=height, params={"scale": 1.0})]
+        >>> mm_observation_terms()[0].name
+        'height'
+    """
+
+
+@hookspec
+def mm_termination_terms() -> list[TerminationTerm]:
+    """Termination (failure) terms of the imitation task: ``fn(env, **params) -> bool tensor (nworld,)``.
+
+    Example (end an episode when the main site drops below a height, ``--set task.terminations.fell=0.5``)::
+
+        >>> from mm_core import hookimpl
+        >>> from mm_core.records import TerminationTerm
+        >>> def fell(env, threshold=0.5):
+        ...     return env.cur.site_pos[:, 0, 2] < threshold
+        >>> @hookimpl
+        ... def mm_termination_terms():
+        ...     return [TerminationTerm(name="fell", fn=fell, params={"threshold": 0.5})]
+        >>> mm_termination_terms()[0].params["threshold"]
+        0.5
+    """
+
+
+@hookspec
 def mm_sim_backends() -> list[SimBackend]:
     """Batched physics backends, chosen by name (``mm train --backend NAME``).
 
@@ -196,6 +234,8 @@ RECORD_HOOKS = (
     "mm_retargeters",
     "mm_motion_readers",
     "mm_reward_terms",
+    "mm_observation_terms",
+    "mm_termination_terms",
     "mm_sim_backends",
     "mm_validation_metrics",
     "mm_reference_datasets",

@@ -53,6 +53,34 @@ class RewardTerm:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ObservationTerm:
+    """An observation term of the imitation task; the policy sees the terms concatenated in config order."""
+
+    name: str
+    """Registry name; ``TaskConfig.observations`` refers to it."""
+    fn: Callable[..., Any]
+    """``fn(env, **params) -> float tensor (nworld, k)`` (k fixed for an env), or a class ``cls(env, **params)``
+    whose instances are called with ``(env)``."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Default keyword parameters."""
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TerminationTerm:
+    """A failure condition of the imitation task: any true term ends the world's episode (terminated)."""
+
+    name: str
+    """Registry name; ``TaskConfig.terminations`` refers to it."""
+    fn: Callable[..., Any]
+    """``fn(env, **params) -> bool tensor (nworld,)``, or a class ``cls(env, **params)`` whose instances are called
+    with ``(env)``."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Default keyword parameters (e.g. ``threshold``)."""
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SimBackend:
     """A batched physics backend."""
 

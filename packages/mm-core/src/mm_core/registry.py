@@ -13,10 +13,12 @@ from mm_core.contracts import EmbodimentSpec
 from mm_core.plugins import get_plugin_manager
 from mm_core.records import (
     MotionReader,
+    ObservationTerm,
     ReferenceDataset,
     Retargeter,
     RewardTerm,
     SimBackend,
+    TerminationTerm,
     ValidationMetric,
 )
 
@@ -112,6 +114,8 @@ embodiments: Kind[EmbodimentSpec] = Kind("mm_embodiments", "embodiment", Embodim
 retargeters: Kind[Retargeter] = Kind("mm_retargeters", "retargeter", Retargeter)
 motion_readers: Kind[MotionReader] = Kind("mm_motion_readers", "motion reader", MotionReader)
 reward_terms: Kind[RewardTerm] = Kind("mm_reward_terms", "reward term", RewardTerm)
+observation_terms: Kind[ObservationTerm] = Kind("mm_observation_terms", "observation term", ObservationTerm)
+termination_terms: Kind[TerminationTerm] = Kind("mm_termination_terms", "termination term", TerminationTerm)
 sim_backends: Kind[SimBackend] = Kind("mm_sim_backends", "simulation backend", SimBackend)
 validation_metrics: Kind[ValidationMetric] = Kind(
     "mm_validation_metrics", "validation metric", ValidationMetric
@@ -126,6 +130,8 @@ KINDS: dict[str, Kind[Any]] = {
         retargeters,
         motion_readers,
         reward_terms,
+        observation_terms,
+        termination_terms,
         sim_backends,
         validation_metrics,
         reference_datasets,
@@ -148,6 +154,14 @@ def get_retargeter(name: str) -> Retargeter:
 
 def get_reward_term(name: str) -> RewardTerm:
     return reward_terms.get(name)
+
+
+def get_observation_term(name: str) -> ObservationTerm:
+    return observation_terms.get(name)
+
+
+def get_termination_term(name: str) -> TerminationTerm:
+    return termination_terms.get(name)
 
 
 def get_sim_backend(name: str) -> SimBackend:
