@@ -470,7 +470,7 @@ def test_disk_full_while_checkpointing_leaves_no_partial_file(tmp_path: Path) ->
 
 def test_disk_full_while_resuming_keeps_metrics_csv(tmp_path: Path) -> None:
     """Resume rewrites metrics.csv (dropping rows after the checkpoint): a failed write keeps every old row."""
-    from mm_rl.train import MetricsLog
+    from mm_rl.metrics_log import MetricsLog
 
     path = tmp_path / "metrics.csv"
     log = MetricsLog(path, None)

@@ -16,16 +16,19 @@ from typing import Any
 import pytest
 
 from mm_core import testing
+from mm_sim import testing as sim_testing
 from mm_core.registry import (
     embodiments,
     get_embodiment,
     get_motion_reader,
     get_retargeter,
     motion_readers,
+    observation_terms,
     reference_datasets,
     retargeters,
     reward_terms,
     sim_backends,
+    termination_terms,
     validation_metrics,
 )
 
@@ -53,7 +56,7 @@ def test_conformance(name: str, check: str) -> None:
 
 # ------------------------------------------------------------------------- every other extension kind, every record
 #: Reward terms that read the free root's pose or velocity: checked on a free-root embodiment.
-FREE_ROOT_TERMS = {"root_pos", "root_vel"}
+FREE_ROOT_TERMS = {"root_pos", "root_vel", "root", "root_pos_error", "root_rot_error"}
 #: Retargeters documented as unconstrained (mocap-body: "unconstrained IK (no limits, no couplings)").
 UNCONSTRAINED = {"mocap-body"}
 BVH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mocap" / "35_01.bvh"
@@ -77,14 +80,30 @@ def test_sim_backend_on_the_plugin_and_free_root_models(backend: str, embodiment
 def test_reward_term(name: str) -> None:
     # mm-sim marks its penalty terms (costs the task subtracts) in their description.
     kind = "penalty" if reward_terms.get(name).description.startswith("penalty") else "tracking"
-    embodiment = "myofullbody-nofingers" if name in FREE_ROOT_TERMS else "tiny"
-    testing.check_reward_term(name, embodiment, kind=kind)
+    sim_testing.check_reward_term(name, _term_embodiment(reward_terms, name), kind=kind)
+
+
+def _term_embodiment(kind: Any, name: str) -> str:
+    """The hopper's own terms on the hopper, root terms on the free-root model, the rest on ``tiny``."""
+    if kind.provider(name) == "hopper":
+        return "hopper"
+    return "myofullbody-nofingers" if name in FREE_ROOT_TERMS else "tiny"
+
+
+@pytest.mark.parametrize("name", observation_terms.names())
+def test_observation_term(name: str) -> None:
+    sim_testing.check_observation_term(name, _term_embodiment(observation_terms, name))
+
+
+@pytest.mark.parametrize("name", termination_terms.names())
+def test_termination_term(name: str) -> None:
+    sim_testing.check_termination_term(name, _term_embodiment(termination_terms, name))
 
 
 @pytest.mark.parametrize("embodiment", ["hopper", "myofullbody-nofingers"])
 @pytest.mark.parametrize("name", ["qpos", "qvel", "site_pos", "site_rot", "site_angvel", "site_linvel"])
 def test_tracking_term_on_the_plugin_and_free_root_models(name: str, embodiment: str) -> None:
-    testing.check_reward_term(name, embodiment)
+    sim_testing.check_reward_term(name, embodiment)
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,16 @@ from mm_core.contracts import MotionClip, SourceMotion
 from mm_core.plugins import get_plugin_manager
 from mm_core.records import (
     MotionReader,
+    ObservationTerm,
     ReferenceDataset,
     Retargeter,
     RewardTerm,
     SimBackend,
+    TerminationTerm,
     ValidationMetric,
 )
 from mm_core.testing import ConformanceError
+from mm_sim import testing as sim_testing  # the task-term suites (they run mm-sim's env)
 
 pytest.importorskip("mm_sim", reason="the kit's backend and reward suites need mm-sim")
 if "tiny" not in registry.embodiments.names() or "bvh" not in registry.motion_readers.names():
@@ -150,6 +153,56 @@ BROKEN_REWARDS = {
     "above_one": (_above_one, "tracking", r"must lie in \[0, 1\]"),
     "against_zero": (_against_zero, "tracking", "must be 1 \\(its maximum\\)"),
     "negative_cost": (_negative_cost, "penalty", "a penalty is a cost >= 0"),
+}
+
+
+# ------------------------------------------------------------------------------------ broken observation terms
+def _one_per_world(env: Any) -> Any:
+    return env.cur.qpos[:, 0]  # (N,), not (N, 1)
+
+
+def _float64(env: Any) -> Any:
+    return env.sim.qpos  # C MuJoCo's float64 state, not converted
+
+
+def _obs_nan(env: Any) -> Any:
+    return env.cur.qpos * float("nan")
+
+
+def _growing(env: Any) -> Any:
+    return env.cur.qpos[:, : 1 + int(env.frame[0])]  # width follows the frame
+
+
+BROKEN_OBSERVATIONS = {
+    "one_per_world": (_one_per_world, r"tensor \(num_worlds, k\) = \(3, k\), got \(3,\)"),
+    "float64": (_float64, "must be float32.*float64"),
+    "nan": (_obs_nan, "must be finite"),
+    "growing": (_growing, "width 2, but 1 at the reset"),
+}
+
+
+# ------------------------------------------------------------------------------------ broken termination terms
+def _as_float(env: Any, threshold: float = 0.3) -> Any:
+    return ((env.cur.site_pos - env.ref.site_pos).norm(dim=-1).mean(1) > threshold).float()
+
+
+def _column(env: Any, threshold: float = 0.3) -> Any:
+    return (env.cur.site_pos - env.ref.site_pos).norm(dim=-1).mean(1, keepdim=True) > threshold  # (N, 1)
+
+
+def _against_rest(env: Any, threshold: float = 0.3) -> Any:
+    return (env.cur.qpos - env.ref.qpos.new_zeros(())).abs().mean(1) > 0.01 * threshold  # vs qpos = 0
+
+
+def _never(env: Any, threshold: float = 0.3) -> Any:
+    return env.cur.qpos[:, 0] != env.cur.qpos[:, 0]  # all false, whatever the state
+
+
+BROKEN_TERMINATIONS = {
+    "as_float": (_as_float, None, "must be a bool tensor.*float32"),
+    "column": (_column, None, r"tensor \(num_worlds,\) = \(3,\), got \(3, 1\)"),
+    "against_rest": (_against_rest, None, "true in world 0, which replays its reference exactly"),
+    "never": (_never, {"threshold": 0.0}, "does not respond to the state"),
 }
 
 
@@ -288,6 +341,17 @@ class BrokenPlugin:
         return [RewardTerm(name=f"broken-{n}", fn=fn) for n, (fn, _, _) in BROKEN_REWARDS.items()]
 
     @hookimpl
+    def mm_observation_terms(self) -> list[ObservationTerm]:
+        return [ObservationTerm(name=f"broken-{n}", fn=fn) for n, (fn, _) in BROKEN_OBSERVATIONS.items()]
+
+    @hookimpl
+    def mm_termination_terms(self) -> list[TerminationTerm]:
+        return [
+            TerminationTerm(name=f"broken-{n}", fn=fn, params={"threshold": 0.3})
+            for n, (fn, _, _) in BROKEN_TERMINATIONS.items()
+        ]
+
+    @hookimpl
     def mm_motion_readers(self) -> list[MotionReader]:
         return [
             MotionReader(name=f"broken-{n}", suffixes=(".bvh",), read=fn)
@@ -342,7 +406,31 @@ def test_the_real_backend_passes_what_the_broken_ones_fail(tiny: Any) -> None:
 def test_reward_suite_catches(name: str) -> None:
     _, kind, msg = BROKEN_REWARDS[name]
     with pytest.raises(ConformanceError, match=msg):
-        testing.check_reward_term(f"broken-{name}", "tiny", kind=kind)
+        sim_testing.check_reward_term(f"broken-{name}", "tiny", kind=kind)
+
+
+@pytest.mark.parametrize("name", list(BROKEN_OBSERVATIONS))
+def test_observation_suite_catches(name: str) -> None:
+    with pytest.raises(ConformanceError, match=BROKEN_OBSERVATIONS[name][1]):
+        sim_testing.check_observation_term(f"broken-{name}", "tiny")
+
+
+@pytest.mark.parametrize("name", list(BROKEN_TERMINATIONS))
+def test_termination_suite_catches(name: str) -> None:
+    _, fires_with, msg = BROKEN_TERMINATIONS[name]
+    with pytest.raises(ConformanceError, match=msg):
+        sim_testing.check_termination_term(f"broken-{name}", "tiny", fires_with=fires_with)
+
+
+def test_the_builtin_task_terms_pass_the_suites() -> None:
+    """What the broken terms fail, the built-ins pass: every observation term (root terms on the free-root
+    MyoFullBody), and every termination term, which fires off the reference with a zero threshold."""
+    for name in registry.observation_terms.names():
+        if registry.observation_terms.provider(name) == "sim":
+            free = name in ("root", "root_vel")
+            sim_testing.check_observation_term(name, "myofullbody-nofingers" if free else "tiny")
+    for name in ("site_abs_error", "site_rel_error"):
+        sim_testing.check_termination_term(name, "tiny", fires_with={"threshold": 0.0})
 
 
 @pytest.mark.parametrize("name", list(BROKEN_READERS))

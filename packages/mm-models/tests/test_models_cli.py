@@ -38,7 +38,10 @@ def test_models_show_json() -> None:
     assert info["physics"]["timestep"] == 0.002 and info["physics"]["control_dt"] == 0.01
     assert info["smpl_joint_map"]["L_Knee"] == "mimic_knee_l"
     assert info["muscle_groups"]["vasti_r"] == ["vasti_r"]
-    assert info["main_site"] == "mimic_pelvis" and info["extras"]["initial_std"] > 0
+    assert info["main_site"] == "mimic_pelvis" and info["task"]["initial_std"] == 0.5
+    assert info["task"]["terminations"] == {"site_abs_error": 0.3}
+    assert info["task"]["eval_terminations"] == {"site_abs_error": 0.2}
+    assert info["task"]["reward_weights"] == "root default (fixed)" and info["forward"] == "+x"
 
 
 def test_models_show_table() -> None:

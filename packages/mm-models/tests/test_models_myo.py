@@ -148,17 +148,18 @@ def test_compiled_with_training_physics() -> None:
     assert (get_embodiment("bimanual").physics.nconmax, get_embodiment("bimanual").physics.njmax) == (10, 256)
 
 
-def test_extras_follow_the_facts_sheet() -> None:
-    full, bim = get_embodiment("myofullbody-nofingers").extras, get_embodiment("bimanual-nofingers").extras
-    assert full["reward_weights"]["site_pos"] == 0.6 and full["reward_weights"]["site_rot"] == 0.01
-    assert bim["reward_weights"]["site_pos"] == 2.0 and bim["reward_weights"]["root_pos"] == 0.0
-    assert (
-        full["termination"]["mean_site_error_m"] == 1.0
-        and full["termination"]["eval_mean_site_error_m"] == 0.5
+def test_task_defaults_follow_the_facts_sheet() -> None:
+    """The typed per-embodiment task defaults, by value: only deviations from the root type's sets (mm-sim)."""
+    from mm_core.contracts import TaskDefaults
+
+    for fingers in ("", "-nofingers"):
+        full, bim = get_embodiment("myofullbody" + fingers).task, get_embodiment("bimanual" + fingers).task
+        assert full == TaskDefaults(eval_terminations={"site_rel_error": 0.5}, initial_std=1.0)
+        assert bim == TaskDefaults(terminations={"site_abs_error": 0.05}, initial_std=0.4)
+    assert get_embodiment("tiny").task == TaskDefaults(
+        terminations={"site_abs_error": 0.3}, eval_terminations={"site_abs_error": 0.2}, initial_std=0.5
     )
-    assert bim["termination"]["mean_site_error_m"] == 0.05
-    assert full["reward_sharpness"]["site_pos"] == 100.0
-    assert 0 < bim["initial_std"] < full["initial_std"]
+    assert all(not get_embodiment(n).extras for n in ("myofullbody", "bimanual-nofingers", "tiny"))
 
 
 def test_finger_removal_remaps_keyframes() -> None:

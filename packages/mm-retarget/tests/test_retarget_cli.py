@@ -116,3 +116,30 @@ def test_demo_command_and_workers(cli, tmp_path: Path, monkeypatch: pytest.Monke
     rep = json.loads(r.output)
     assert [c["status"] for c in rep["clips"]] == ["ok", "ok"]
     assert (out / "demo_walk.npz").is_file() and (out / "demo_squat.npz").is_file()
+
+
+def test_batch_plan_skips_redoes_and_forces(tmp_path: Path) -> None:
+    """Which inputs a re-run retargets, from the directory's report entries: done ones are skipped, changed or
+    missing ones redone with the reason, failed ones retried; ``force`` redoes all."""
+    from mm_retarget.batch import _plan, options_record
+
+    opts = options_record({"units": "auto"}, {})
+    clip = tmp_path / "a.npz"
+    clip.write_bytes(b"x")
+    entry = {"embodiment": "tiny", "method": "gmr-fit", "options": opts, "status": "ok", "output": str(clip)}
+    previous = {
+        "done": entry | {"input": "done", "redone": "earlier reason"},
+        "other": entry | {"input": "other", "options": options_record({"units": "cm"}, {})},
+        "gone": entry | {"input": "gone", "output": str(tmp_path / "missing.npz")},
+        "failed": entry | {"input": "failed", "status": "failed"},
+    }
+    inputs = [Path(p) for p in ("done", "other", "gone", "failed", "new")]
+    done, redo, todo = _plan(inputs, previous, "tiny", "gmr-fit", opts, force=False)
+    assert list(done) == ["done"] and done["done"]["skipped"] and "redone" not in done["done"]
+    assert todo == inputs[1:]
+    assert set(redo) == {"other", "gone"}
+    assert "units: 'cm' -> 'auto'" in redo["other"] and "missing" in redo["gone"]
+    done, redo, todo = _plan(inputs, previous, "tiny", "gmr-fit", opts, force=True)
+    assert done == {} and todo == inputs and set(redo) == {"other", "gone"}
+    _, redo, todo = _plan(inputs, previous, "tiny", "mocap-body", opts, force=False)
+    assert todo == inputs and "made for tiny with gmr-fit" in redo["done"]

@@ -11,9 +11,11 @@ import pytest
 
 from mm_core import MotionClip, get_embodiment, get_retargeter
 from mm_core.registry import UnknownNameError
+from mm_retarget.floor import lowest_point
 from mm_retarget.metrics import THRESHOLDS, flags
+from mm_retarget.model import load_model
 from mm_retarget.readers import read_bvh
-from mm_retarget.retarget import load_model, lowest_point, retarget
+from mm_retarget.retarget import retarget
 
 DATA = Path(__file__).parents[3] / ".." / "shared" / "data"
 WALK, RUN = DATA / "mocap" / "35_01.bvh", DATA / "mocap" / "35_17.bvh"
@@ -164,7 +166,7 @@ ARM_XML = """<mujoco><worldbody><body name="thorax" pos="0 0 1.4">
 
 def test_plugin_style_embodiment_with_a_ball_joint() -> None:
     """Any embodiment that declares a joint map retargets: here a one-armed model defined inline, facing +y
-    (declared with extras["forward"], so its right is +x, since it has no left/right pair), with a ball shoulder."""
+    (declared with ``forward``, so its right is +x, since it has no left/right pair), with a ball shoulder."""
     from mm_core import EmbodimentSpec
     from mm_retarget.demo import demo_motion_path
     from mm_retarget.readers import read_amass
@@ -178,7 +180,7 @@ def test_plugin_style_embodiment_with_a_ball_joint() -> None:
         spec_builder=build,
         tracked_sites=("chest", "shoulder", "elbow", "hand"),
         smpl_joint_map={"Spine3": "chest", "R_Shoulder": "shoulder", "R_Elbow": "elbow", "R_Wrist": "hand"},
-        extras={"forward": "+y"},
+        forward="+y",
     )
     c = retarget(read_amass(demo_motion_path("walk")), arm)
     m = c.metadata["metrics"]

@@ -11,7 +11,7 @@ import torch
 from mm_rl import checkpoint
 from mm_rl.checkpoint import CheckpointError
 from mm_rl.config import resolve
-from mm_rl.train import Trainer
+from mm_rl.trainer import Trainer
 
 pytest.importorskip("mm_sim")
 
@@ -68,7 +68,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path: Path) -> N
     final weights are bit-identical: the env's physics, episodes and RNG, the current observations, the return
     normaliser's per-world returns, the optimiser and every RNG were saved and restored (C MuJoCo backend)."""
     cfg = _cfg(max_updates=4)
-    cfg.task = {"horizon": 6}  # episodes end inside the window (time limits, resets and their RNG draws)
+    cfg.task.horizon = 6  # episodes end inside the window (time limits, resets and their RNG draws)
     whole = Trainer(cfg, tmp_path / "whole", progress=False)
     rows_whole = [whole.step() for _ in range(4)]
 
@@ -147,3 +147,38 @@ def test_corrupted_and_foreign_checkpoints_are_rejected(tmp_path: Path) -> None:
     (fake / "step_00000000.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="not a readable safetensors"):
         checkpoint.load(fake / "step_00000000.json")
+
+
+def test_run_written_with_the_old_task_format_resumes_and_evaluates(tmp_path: Path) -> None:
+    """config.json and checkpoints of the version where ``task`` held only overrides (dotted keys allowed): the run
+    continues (same config), and its checkpoint evaluates with the task those overrides made."""
+    from mm_rl import task_config
+    from mm_rl.evaluate import evaluate_checkpoint
+
+    overrides = [
+        "ppo.num_steps=8",
+        "ppo.num_minibatches=2",
+        "task.horizon=6",
+        "task.rewards.site_pos.weight=0.3",
+    ]
+    cfg = resolve("tiny", None, overrides, num_worlds=8, max_updates=1)
+    cfg.backend, cfg.device = "mujoco", "cpu"
+    run = tmp_path / "run"
+    Trainer(cfg, run, progress=False).run()
+    old_task = {"horizon": 6, "rewards.site_pos.weight": 0.3}
+    saved = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(saved | {"task": old_task}))
+    for p in checkpoint.list_checkpoints(run):  # the JSON is not covered by the weights' SHA-256
+        meta = json.loads(p.read_text())
+        meta["config"]["task"] = meta["task"] = old_task
+        p.write_text(json.dumps(meta))
+    _, meta = checkpoint.load_policy(run)
+    assert task_config(meta) == cfg.task
+    assert task_config(meta, evaluation=True) == task_config(cfg, evaluation=True)
+
+    cfg.max_updates = 2
+    again = Trainer(cfg, run, progress=False)
+    assert again.resuming and again.update == 1
+    assert again.run()["update"] == 2
+    report = evaluate_checkpoint(run)
+    assert report.embodiment == "tiny" and 0 <= report.overall["frame_coverage"] <= 1

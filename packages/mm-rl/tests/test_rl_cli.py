@@ -155,3 +155,13 @@ def test_kinematic_walk_fallback_is_a_valid_moving_clip(tmp_path: Path) -> None:
     assert again.num_frames == 101 and again.site_names[0] == "mimic_pelvis"
     assert again.qpos.std(0).max() > 0.1  # the legs swing
     assert again.site_pos[:, 1:].std(0).max() > 0.05  # and so do the tracked sites
+    # it is mm's one walk (mm_models.walk), with qvel by the MotionClip convention
+    import numpy as np
+
+    from mm_core import get_embodiment
+    from mm_models.kinematics import finite_difference_qvel
+    from mm_models.walk import walk_qpos
+
+    spec = get_embodiment("tiny")
+    np.testing.assert_array_equal(again.qpos, walk_qpos(spec.compile(), spec, seconds=1.0))
+    np.testing.assert_allclose(again.qvel, finite_difference_qvel(spec.compile(), again.qpos, 100.0))

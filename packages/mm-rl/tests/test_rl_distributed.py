@@ -50,7 +50,7 @@ def _rollout_counts(run_dir: Path) -> dict[str, object]:
     """One rollout of a 2-process Trainer (tiny, short episodes): this rank's own finished episodes, and what the
     sampler and the logged figures counted."""
     from mm_rl.config import resolve
-    from mm_rl.train import Trainer
+    from mm_rl.trainer import Trainer
 
     overrides = ["ppo.num_steps=12", "ppo.num_minibatches=2", "task.horizon=4", "sampling.adaptive=true"]
     cfg = resolve("tiny", None, overrides, num_worlds=3, max_updates=1, backend="mujoco", device="cpu")

@@ -11,7 +11,7 @@ pytest.importorskip("mm_sim")
 
 from mm_rl.checkpoint import load_policy  # noqa: E402
 from mm_rl.config import resolve  # noqa: E402
-from mm_rl.train import Trainer  # noqa: E402
+from mm_rl.trainer import Trainer  # noqa: E402
 
 
 @pytest.mark.gpu

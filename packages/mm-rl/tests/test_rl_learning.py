@@ -13,7 +13,7 @@ pytest.importorskip("mm_sim")
 from mm_rl.checkpoint import list_checkpoints  # noqa: E402
 from mm_rl.config import resolve  # noqa: E402
 from mm_rl.evaluate import evaluate_checkpoint  # noqa: E402
-from mm_rl.train import Trainer  # noqa: E402
+from mm_rl.trainer import Trainer  # noqa: E402
 
 
 @pytest.mark.slow

@@ -128,7 +128,7 @@ def test_config_overrides_and_errors(tmp_path) -> None:
     toml.write_text("num_worlds = 12\n[ppo]\nlr = 0.002\n[policy]\nactor_width = 64\n")
     cfg = resolve("tiny", toml, ["ppo.num_steps=7", "task.horizon=50", "sampling.adaptive=true"], seed=3)
     assert cfg.num_worlds == 12 and cfg.ppo.lr == 0.002 and cfg.policy.actor_width == 64
-    assert cfg.ppo.num_steps == 7 and cfg.task == {"horizon": 50} and cfg.sampling.adaptive and cfg.seed == 3
+    assert cfg.ppo.num_steps == 7 and cfg.task.horizon == 50 and cfg.sampling.adaptive and cfg.seed == 3
     with pytest.raises(ConfigError, match="unknown key 'ppo.lrr'"):
         resolve("tiny", None, ["ppo.lrr=1"])
     with pytest.raises(ConfigError, match="expected an integer"):
@@ -271,7 +271,7 @@ def test_gradients_are_clipped_to_max_grad_norm() -> None:
 
 
 def test_learning_rate_schedule_by_hand() -> None:
-    from mm_rl.train import lr_at
+    from mm_rl.schedule import lr_at
 
     cfg = TrainConfig(max_updates=10, ppo=PPOConfig(lr=1e-3))
     assert [lr_at(cfg, u, 10, 0.0) for u in (0, 5, 9, 10, 12)] == pytest.approx([1e-3, 5e-4, 1e-4, 0.0, 0.0])

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("mm_sim")
 
 from mm_rl.config import resolve  # noqa: E402
-from mm_rl.train import Trainer  # noqa: E402
+from mm_rl.trainer import Trainer  # noqa: E402
 
 
 def _clips(tmp: Path) -> list[str]:

@@ -10,11 +10,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from mm_core import get_embodiment, get_reward_term, get_sim_backend
+from mm_core import get_embodiment, get_reward_term, get_sim_backend, get_termination_term
 from mm_core.registry import UnknownNameError, embodiments
 from mm_sim import make_env
 from mm_sim.motion import sinusoid_clip
-from mm_sim.tasks.config import TaskConfig, TermCfg
+from mm_sim.tasks.config import TaskConfig, TermCfg, coerce_term
 
 if "tiny" not in embodiments.names():  # the built-in models come from mm-models (a dev dependency)
     pytest.skip("needs the built-in embodiments: install mm-models", allow_module_level=True)
@@ -113,21 +113,92 @@ def test_unknown_reward_term_names_the_valid_ones() -> None:
         make_env(spec, [clip], backend="mujoco", num_worlds=1, config=cfg)
 
 
-def test_config_defaults_follow_embodiment_extras() -> None:
+def test_config_defaults_follow_embodiment_task() -> None:
+    """Facts-sheet defaults by value: the root type's sets, the embodiment's TaskDefaults on top, the k of each
+    term from its registration; old task dicts (no observations) still load."""
+    k = {"qpos": 10.0, "qvel": 2.0, "root_pos": 10.0, "root_vel": 10.0, "site_pos": 100.0, "site_rot": 10.0}
+    k |= {"site_angvel": 0.1, "site_linvel": 0.1}
+    assert {n: get_reward_term(n).params["k"] for n in k} == k
+    assert {n: get_termination_term(n).params["threshold"] for n in ("site_rel_error", "site_abs_error")} == {
+        "site_rel_error": 1.0, "site_abs_error": 0.25
+    }  # fmt: skip
     tiny = TaskConfig.for_embodiment(get_embodiment("tiny"))
-    assert tiny.terminations["site_abs_error"].params == {"threshold": 0.3}
-    assert TaskConfig.for_embodiment(get_embodiment("tiny"), evaluation=True).terminations[
-        "site_abs_error"
-    ].params == {"threshold": 0.2}
+    assert tiny.terminations == {"site_abs_error": TermCfg(params={"threshold": 0.3})}
+    assert TaskConfig.for_embodiment(get_embodiment("tiny"), evaluation=True).terminations == {
+        "site_abs_error": TermCfg(params={"threshold": 0.2})
+    }
+    assert list(tiny.observations) == [
+        "joint_pos",
+        "joint_vel",
+        "muscles",
+        "touch",
+        "sites",
+        "lookahead",
+        "phase",
+    ]
     arm = TaskConfig.for_embodiment(get_embodiment("bimanual-nofingers"))
     assert {n: t.weight for n, t in arm.rewards.items()} == {
         "qpos": 0.5, "qvel": 0.5, "site_pos": 2.0, "site_rot": 0.2, "site_angvel": 0.5, "site_linvel": 0.5
     }  # fmt: skip
-    assert arm.terminations["site_abs_error"].params == {"threshold": 0.05}
+    assert arm.terminations == {"site_abs_error": TermCfg(params={"threshold": 0.05})}
+    assert "touch" not in arm.observations and "root" not in arm.observations
     body = TaskConfig.for_embodiment(get_embodiment("myofullbody-nofingers"), evaluation=True)
-    assert body.terminations["site_rel_error"].params == {"threshold": 0.5}
-    assert body.rewards["site_pos"].weight == 0.6 and body.rewards["site_pos"].params == {"k": 100.0}
+    assert {n: t.params for n, t in body.terminations.items()} == {
+        "site_rel_error": {"threshold": 0.5}, "root_pos_error": {"threshold": 1.0}, "root_rot_error": {"threshold": 1.0}
+    }  # fmt: skip
+    assert list(body.observations) == [
+        "root", "joint_pos", "root_vel", "joint_vel", "muscles", "touch", "sites", "lookahead", "phase"
+    ]  # fmt: skip
+    assert {n: t.weight for n, t in body.rewards.items()} == {
+        "qpos": 0.1, "qvel": 0.1, "root_pos": 0.1, "root_vel": 0.1, "site_pos": 0.6, "site_rot": 0.01,
+        "site_angvel": 0.1, "site_linvel": 0.1,
+    }  # fmt: skip
     assert TaskConfig.from_dict(body.to_dict()) == body
+    spec = get_embodiment("bimanual-nofingers")
+    # A task dict as the previous version saved it: terms as {weight, params}, no observations key.
+    old = {"horizon": 500, "rewards": {"site_pos": {"weight": 2.0, "params": {"k": 50.0}}}}
+    old |= {"terminations": {"site_abs_error": {"weight": None, "params": {"threshold": 0.1}}}}
+    cfg = TaskConfig.from_dict(old, spec=spec)
+    assert cfg.horizon == 500 and cfg.observations == arm.observations and cfg.penalties == arm.penalties
+    assert cfg.rewards == {"site_pos": TermCfg(weight=2.0, params={"k": 50.0})}
+    assert cfg.terminations == {"site_abs_error": TermCfg(params={"threshold": 0.1})}
+    with pytest.raises(ValueError, match="unknown field.*'horizn'.*horizon"):
+        TaskConfig.from_dict({"horizn": 3})
+    # The env binds the registered k and the configured weights and thresholds; the config stays as given.
+    env = make_env(
+        spec.name, [sinusoid_clip(spec.compile(), spec, seconds=0.2)], backend="mujoco", num_worlds=1
+    )
+    assert {n: (t.weight, t.params["k"]) for n, t in env.terms["reward"].items()} == {
+        n: (arm.rewards[n].weight, k[n]) for n in arm.rewards
+    }
+    assert env.terms["termination"]["site_abs_error"].params == {"threshold": 0.05}
+    assert env.config == arm
+
+
+def test_coerce_term_forms() -> None:
+    """Every user form of a term; unknown names list the registered ones; wrong forms say what to give."""
+    assert coerce_term("reward", "qpos", 0.3) == TermCfg(weight=0.3)
+    assert coerce_term("penalty", "action_rate", True) == TermCfg()
+    assert coerce_term("reward", "qpos", 0) is None and coerce_term("reward", "qpos", False) is None
+    assert coerce_term("reward", "qpos", {"weight": 0}) is None
+    assert coerce_term("termination", "site_abs_error", 0.1) == TermCfg(params={"threshold": 0.1})
+    assert coerce_term("observation", "phase", True) == TermCfg()
+    assert coerce_term("reward", "site_pos", {"params": {"k": 5}}) == TermCfg(params={"k": 5})
+    given = TermCfg(weight=2.0, params={"k": 1.0})
+    copy = coerce_term("reward", "qpos", given)
+    assert copy == given and copy is not given and copy.params is not given.params
+    with pytest.raises(ValueError, match="unknown reward term 'walk'.*'qpos'"):
+        coerce_term("reward", "walk", 1.0)
+    with pytest.raises(ValueError, match="unknown termination term 'qpos'.*'site_abs_error'"):
+        coerce_term("termination", "qpos", 1.0)
+    with pytest.raises(ValueError, match="unknown key.*'wieght'"):
+        coerce_term("reward", "qpos", {"wieght": 1.0})
+    with pytest.raises(ValueError, match="observation term 'phase': give true/false"):
+        coerce_term("observation", "phase", 2.0)
+    with pytest.raises(ValueError, match="unknown task term kind 'bonus'"):
+        coerce_term("bonus", "qpos", 1.0)
+    with pytest.raises(ValueError, match="expected a number"):
+        coerce_term("reward", "qpos", "lots")
 
 
 @pytest.mark.slow
@@ -152,15 +223,18 @@ def test_compiled_task_matches_eager() -> None:
 def test_terms_given_as_numbers_use_registered_defaults() -> None:
     spec = get_embodiment("tiny")
     clip = sinusoid_clip(spec.compile(), spec, seconds=0.3)
-    cfg = TaskConfig.for_embodiment(spec)
-    cfg.rewards = {"qpos": 0.3}  # as `--set task.rewards.qpos=0.3` leaves it
-    cfg.terminations = {"site_abs_error": 0.5}
+    cfg = TaskConfig.for_embodiment(spec, rewards={"qpos": 0.3}, terminations={"site_abs_error": 0.5})
+    assert cfg.rewards == {"qpos": TermCfg(weight=0.3)}, "coerced at construction"
+    before = cfg.to_dict()
     env = make_env(spec, [clip], backend="mujoco", num_worlds=1, config=cfg)
-    assert env.config.rewards["qpos"].weight == 0.3 and env.config.rewards["qpos"].params == {"k": 10.0}
-    assert env.config.terminations["site_abs_error"].params == {"threshold": 0.5}
-    assert cfg.rewards == {"qpos": 0.3}, "the caller's config is not modified"
+    assert env.terms["reward"]["qpos"] == TermCfg(weight=0.3, params={"k": 10.0})
+    assert env.terms["termination"]["site_abs_error"].params == {"threshold": 0.5}
+    assert cfg.to_dict() == before == env.config.to_dict(), "the env does not modify the config"
     _, reward, *_ = env.step(torch.zeros(1, env.num_actions))
     assert 0 < reward.item() <= 0.3
+    cfg.rewards["qpos"] = 0.3  # assigned past the constructor: not coerced
+    with pytest.raises(TypeError, match="reward term 'qpos' is 0.3, not a TermCfg.*coerce_term"):
+        make_env(spec, [clip], backend="mujoco", num_worlds=1, config=cfg)
 
 
 def _level(env, level: float = 0.5) -> torch.Tensor:
@@ -188,7 +262,7 @@ def test_plugin_reward_term_default_weight_applies() -> None:
         # (term config, the value its fn returns, the weight it must get)
         cases = [
             (TermCfg(params={"level": 0.5}), 0.5, 0.375),  # params given, weight not: the record's weight
-            ({}, 0.5, 0.375),  # as `--set task.rewards.level={}`: fn's own default level, the record's weight
+            ({}, 0.625, 0.375),  # as `--set task.rewards.level={}`: the record's params and weight
             (True, 0.625, 0.375),  # switched on: the record's weight and params
             (0.25, 0.625, 0.25),  # a weight given wins
             (TermCfg(weight=2.0, params={"level": 0.5}), 0.5, 2.0),
@@ -196,17 +270,17 @@ def test_plugin_reward_term_default_weight_applies() -> None:
         for term, value, weight in cases:
             cfg = TaskConfig.for_embodiment(spec, rewards={"level": term}, penalties={})
             env = make_env(spec, [clip], backend="mujoco", num_worlds=2, config=cfg)
-            assert env.config.rewards["level"].weight == weight, term
+            assert env.terms["reward"]["level"].weight == weight, term
             _, reward, _, _, info = env.step(torch.zeros(2, env.num_actions))
             assert info["reward_terms"]["level"].tolist() == [weight * value] * 2, term
             assert reward.tolist() == [weight * value] * 2, term
         # The built-ins keep their values: a built-in switched on without a weight gets its record's weight.
         cfg = TaskConfig.for_embodiment(spec, rewards={"qpos": True, "site_pos": {"params": {"k": 50.0}}})
         env = make_env(spec, [clip], backend="mujoco", num_worlds=1, config=cfg)
-        assert {n: (t.weight, t.params) for n, t in env.config.rewards.items()} == {
+        assert {n: (t.weight, t.params) for n, t in env.terms["reward"].items()} == {
             "qpos": (0.1, {"k": 10.0}), "site_pos": (0.6, {"k": 50.0})
         }  # fmt: skip
-        assert env.config.penalties["action_out_of_range"].weight == 0.01
+        assert env.terms["penalty"]["action_out_of_range"].weight == 0.01
     finally:
         pm.unregister("level_plugin")
         registry.clear_cache()

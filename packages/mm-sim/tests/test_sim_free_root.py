@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from mm_core import get_embodiment
+from mm_core import get_embodiment, get_termination_term
 from mm_core.registry import embodiments
 from mm_sim import make_env
 from mm_sim.motion import clip_from_qpos, sinusoid_clip
-from mm_sim.tasks.terminations import TERMINATIONS
 
 if "myofullbody-nofingers" not in embodiments.names():
     pytest.skip("needs the built-in embodiments: install mm-models", allow_module_level=True)
@@ -124,8 +123,8 @@ def test_free_root_reward_terms_by_hand(body) -> None:
     reward, failed, terms = env.score()
 
     r, rv = _reference(clip, env)
-    w = {n: t.weight for n, t in env.config.rewards.items()}
-    k = {n: t.params["k"] for n, t in env.config.rewards.items()}
+    w = {n: t.weight for n, t in env.terms["reward"].items()}
+    k = {n: t.params["k"] for n, t in env.terms["reward"].items()}
     cur, ref = _sites(model, spec, q, v), _sites(model, spec, r, rv)
     rel = [x[0][1:] - x[0][:1] for x in (cur, ref)]
     rot = [x[1][:1].transpose(0, 2, 1) @ x[1][1:] for x in (cur, ref)]
@@ -188,7 +187,7 @@ def test_site_velocities_are_compared_in_the_pelvis_frame(body) -> None:
     _, _, terms = env.score()
     cur, ref = _sites(model, spec, q, v), _sites(model, spec, r, rv)
     for name, c in (("site_linvel", 2), ("site_angvel", 3)):
-        w, k = env.config.rewards[name].weight, env.config.rewards[name].params["k"]
+        w, k = env.terms["reward"][name].weight, env.terms["reward"][name].params["k"]
         d_world = np.mean(((cur[c][1:] - cur[c][:1]) - (ref[c][1:] - ref[c][:1])) ** 2)
         d_env = -np.log(terms[name].item() / w) / k
         assert d_world > 0.01 and d_env < 1e-3 * d_world, (name, d_env, d_world)
@@ -238,7 +237,7 @@ def test_free_root_terminations_by_value(body, term) -> None:
         "root_rot_error": TILT,
     }[term]
     assert hand > 1e-3
-    fn = TERMINATIONS[term]
+    fn = get_termination_term(term).fn
     assert fn(env, threshold=0.99 * hand).item() and not fn(env, threshold=1.01 * hand).item()
     # The configured (training) thresholds 1 m / 1 m / 1 rad: a body moved or turned past them fails, alone.
     env.reset(clips=[0], frames=[FRAME])

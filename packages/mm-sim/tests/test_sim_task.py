@@ -104,8 +104,8 @@ def test_reward_terms_match_hand_computation(tiny) -> None:
     rot = [x[:1].transpose(0, 2, 1) @ x[1:] for x in (cur[1], ref[1])]
     lin = [x[2][1:] - x[2][:1] for x in (cur, ref)]
     ang = [x[3][1:] - x[3][:1] for x in (cur, ref)]
-    w = {n: t.weight for n, t in env.config.rewards.items()}
-    k = {n: t.params["k"] for n, t in env.config.rewards.items()}
+    w = {n: t.weight for n, t in env.terms["reward"].items()}
+    k = {n: t.params["k"] for n, t in env.terms["reward"].items()}
     hand = {
         "qpos": w["qpos"] * np.exp(-k["qpos"] * np.mean((q - qr) ** 2)),
         "qvel": w["qvel"] * np.exp(-k["qvel"] * np.mean((v - vr) ** 2)),
@@ -143,7 +143,7 @@ def test_replayed_reference_scores_near_max_and_falls_with_perturbation(which, r
     spec, _, clips = request.getfixturevalue(which)
     clips = clips if isinstance(clips, list) else [clips]
     env = make_env(spec, clips, backend="mujoco", num_worlds=2)
-    best = sum(t.weight for t in env.config.rewards.values())
+    best = sum(t.weight for t in env.terms["reward"].values())
     means = []
     for noise in (0.0, 0.02, 0.05, 0.1, 0.2):
         rewards = []
@@ -296,7 +296,8 @@ def test_clip_from_qpos_roundtrip(tiny, tmp_path) -> None:
     d.qpos[:] = clip.qpos[7]
     mujoco.mj_kinematics(model, d)
     np.testing.assert_allclose(clip.site_pos[7], d.site_xpos[[model.site(n).id for n in spec.tracked_sites]])
-    np.testing.assert_allclose(clip.qvel[7], (clip.qpos[8] - clip.qpos[7]) * clip.fps, atol=1e-9)  # hinges
+    # hinges; the MotionClip.qvel convention: central differences
+    np.testing.assert_allclose(clip.qvel[7], (clip.qpos[8] - clip.qpos[6]) * clip.fps / 2, atol=1e-9)
     back = type(clip).load(clip.save(tmp_path / "c.npz"))
     np.testing.assert_array_equal(back.qpos, clip.qpos)
     assert back.embodiment == "tiny" and back.site_names == spec.tracked_sites
@@ -314,3 +315,37 @@ def test_rotation_products_match_matmul() -> None:
     torch.testing.assert_close(mat_tmul(b, a), b.transpose(-1, -2) @ a)
     torch.testing.assert_close(vec_mat(v, m.unsqueeze(1)), v @ m)
     torch.testing.assert_close(vec_mat(v[:, 0], m), (v[:, 0].unsqueeze(1) @ m).squeeze(1))
+
+
+@pytest.mark.parametrize("which", ["tiny", "fullbody"])
+def test_task_state_has_the_documented_shapes(which, request) -> None:
+    """``env.cur`` / ``env.ref`` are TaskStates with the world-first shapes TaskState documents; root fields only
+    for free roots; None between steps."""
+    import dataclasses
+
+    from mm_sim.tasks import TaskState
+
+    spec, model, clips = request.getfixturevalue(which)
+    env = make_env(spec, clips if isinstance(clips, list) else [clips], backend="mujoco", num_worlds=2)
+    assert env.cur is None and env.ref is None
+    env._features()
+    n, s, free = 2, len(spec.tracked_sites), spec.root == "free"
+    shapes = {
+        "qpos": (n, model.nq), "qvel": (n, model.nv), "site_pos": (n, s, 3), "site_mat": (n, s, 3, 3),
+        "rel_pos": (n, s - 1, 3), "rel_mat": (n, s - 1, 3, 3), "rel_linvel": (n, s - 1, 3),
+        "rel_angvel": (n, s - 1, 3), "act": (n, model.na), "root_pos": (n, 3), "root_quat": (n, 4),
+        "root_vel_local": (n, 6), "yaw": (n,),
+    }  # fmt: skip
+    for side, state in (("cur", env.cur), ("ref", env.ref)):
+        assert isinstance(state, TaskState)
+        for f in dataclasses.fields(TaskState):
+            value = getattr(state, f.name)
+            root = f.name.startswith("root_") or f.name in ("yaw", "heading")
+            if (root and not free) or (side == "ref" and f.name in ("act", "yaw", "heading")):
+                assert value is None, (side, f.name)
+            elif f.name == "heading":
+                assert [tuple(x.shape) for x in value] == [(n,), (n,)]
+            else:
+                assert tuple(value.shape) == shapes[f.name] and value.dtype == torch.float32, (side, f.name)
+    env.step(torch.zeros(n, env.num_actions))
+    assert env.cur is None and env.ref is None

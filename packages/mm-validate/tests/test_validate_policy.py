@@ -71,6 +71,37 @@ def test_rollout_records_and_inverse_dynamics_match_muscles(tiny_run: Path) -> N
 
 
 @pytest.mark.slow
+def test_rollout_records_the_state_before_each_step(tiny_run: Path) -> None:
+    """Independent route: C MuJoCo stepped from each recorded (qpos, qvel, act) with the recorded excitation gives
+    the next recorded state within an episode, so the four records line up, worlds flattened one after another."""
+    import mujoco
+
+    from mm_core import get_embodiment
+    from mm_validate.validate import RolloutOptions, rollout
+
+    opts = RolloutOptions(steps=400, num_worlds=2, backend="mujoco", terminate=False, progress=False)
+    rec, name, _ = rollout(tiny_run, None, opts)
+    assert rec.spans() == ((0, 311), (311, 400), (400, 711), (711, 800))  # the 312-frame walk, then a reset
+    spec = get_embodiment(name)
+    model = spec.compile()
+    data = mujoco.MjData(model)
+    for a, b in rec.spans():
+        for k in range(a, b - 1):
+            data.qpos[:], data.qvel[:], data.act[:], data.ctrl[:] = (
+                rec.qpos[k],
+                rec.qvel[k],
+                rec.act[k],
+                rec.ctrl[k],
+            )
+            for _ in range(spec.physics.substeps):
+                mujoco.mj_step(model, data)
+            for field, v in (("qpos", data.qpos), ("qvel", data.qvel), ("act", data.act)):
+                np.testing.assert_allclose(
+                    v, getattr(rec, field)[k + 1], atol=1e-8, err_msg=f"{field} step {k}"
+                )
+
+
+@pytest.mark.slow
 @needs_data
 def test_checkpoint_validates_end_to_end(tiny_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "v"

@@ -185,7 +185,11 @@ class MotionClip:
     qpos: np.ndarray
     """Joint positions: generalized coordinates per frame (T, nq)."""
     qvel: np.ndarray
-    """Joint velocities: generalized velocities per frame (T, nv)."""
+    """Joint velocities: generalized velocities per frame (T, nv), by THE convention of mm: central differences of
+    ``qpos`` on the joint manifold (``mj_differentiatePos`` of frames i-1 -> i+1 over 2/fps: second order, no
+    half-frame lag), one-sided (first order) at the first and last frame. Free joints: world-frame linear and
+    body-frame angular velocity, as MuJoCo's qvel. Computed by ``mm_models.kinematics.finite_difference_qvel``
+    (``mm_sim.motion.clip_from_qpos`` and the retargeters use it)."""
     site_pos: np.ndarray
     """Tracked-site positions in world frame (T, S, 3)."""
     site_quat: np.ndarray

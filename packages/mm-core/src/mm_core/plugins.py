@@ -139,9 +139,6 @@ def get_plugin_manager() -> PluginManager:
 
 
 def reset_plugin_manager() -> None:
-    """Forget loaded plugins (tests)."""
+    """Forget loaded plugins (tests); the registry rebuilds its lookups from the next manager."""
     global _manager
     _manager = None
-    from mm_core import registry
-
-    registry.clear_cache()

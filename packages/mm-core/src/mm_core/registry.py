@@ -47,13 +47,16 @@ class Kind(Generic[T]):
         self.hook, self.label, self.record_type = hook, label, record_type
         self._items: dict[str, tuple[str, T]] | None = None
         self._duplicates: dict[str, list[str]] = {}
+        self._manager: Any = None  # the plugin manager the cache was built from (a reset one rebuilds it)
 
     def items(self) -> dict[str, tuple[str, T]]:
         """name -> (provider plugin, record), without names that several plugins provide (see ``problems``)."""
-        if self._items is None:
+        manager = get_plugin_manager()
+        if self._items is None or manager is not self._manager:
+            self._manager = manager
             items: dict[str, tuple[str, T]] = {}
             providers: dict[str, list[str]] = {}
-            for plugin, records in get_plugin_manager().call_each(self.hook):
+            for plugin, records in manager.call_each(self.hook):
                 for rec in records or []:
                     if not isinstance(rec, self.record_type):
                         raise RegistryError(

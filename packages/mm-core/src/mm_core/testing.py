@@ -3,22 +3,18 @@ through the registry by its name, and checks its contract.
 
 Run it from your plugin's tests by subclassing (pytest collects the ``test_*`` methods)::
 
-    from mm_core.testing import EmbodimentConformance, RewardTermConformance
+    from mm_core.testing import EmbodimentConformance
 
     class TestMyArm(EmbodimentConformance):
         embodiment_name = "my-arm"
 
-    class TestMyTerm(RewardTermConformance):
-        term_name, kind = "my-term", "tracking"
-
 or call the ``check_*`` functions, or from the shell: ``mm plugins check my_plugin`` (the suites that need no
 inputs from you). Kinds: embodiments (:data:`EMBODIMENT_CHECKS`: compiles with its physics options, unique names,
 tracked sites / SMPL map consistent, steps finite on C MuJoCo, the registered ``warp`` backend agreeing with the
-registered ``mujoco`` one within :data:`WARP_QPOS_TOL`); simulation backends (:data:`BACKEND_CHECKS`); reward terms
-(:func:`check_reward_term`); motion readers (:func:`check_motion_reader`, :func:`check_reader_rejects_bad_files`);
+registered ``mujoco`` one within :data:`WARP_QPOS_TOL`); simulation backends (:data:`BACKEND_CHECKS`); motion readers (:func:`check_motion_reader`, :func:`check_reader_rejects_bad_files`);
 retargeters (:func:`check_retargeter`); validation metrics (:func:`check_validation_metric`); reference datasets
-(:func:`check_reference_dataset`). Needs the ``testing`` extra (``pip install 'mm-core[testing]'``), and mm-sim for
-the reward-term suite (it runs the imitation task).
+(:func:`check_reference_dataset`). Needs the ``testing`` extra (``pip install 'mm-core[testing]'``). The task-term
+suites (observation, reward, termination) run the imitation task, so they live in mm-sim: :mod:`mm_sim.testing`.
 """
 
 from __future__ import annotations
@@ -125,7 +121,7 @@ def check_sites_and_map(emb: EmbodimentSpec) -> str:
     return f"{len(emb.tracked_sites)} tracked sites, {len(emb.smpl_joint_map)} SMPL joints mapped"
 
 
-def _initial_state(emb: EmbodimentSpec, model: Any = None) -> tuple[Any, Any, np.ndarray]:
+def initial_state(emb: EmbodimentSpec, model: Any = None) -> tuple[Any, Any, np.ndarray]:
     """(model, MjData at the embodiment's initial state after mj_forward, a fixed random ctrl (nu,))."""
     import mujoco
 
@@ -142,7 +138,7 @@ def c_mujoco_rollout(emb: EmbodimentSpec, steps: int = CONFORMANCE_STEPS) -> np.
     """qpos after ``steps`` control steps of C MuJoCo from the initial state with a fixed random ctrl."""
     import mujoco
 
-    m, d, ctrl = _initial_state(emb)
+    m, d, ctrl = initial_state(emb)
     d.ctrl[:] = ctrl
     for _ in range(steps * emb.physics.substeps):
         mujoco.mj_step(m, d)
@@ -155,7 +151,7 @@ def _host_start(sim: Any, emb: EmbodimentSpec) -> tuple[Any, np.ndarray]:
     """Put every world of ``sim`` in the embodiment's initial state; returns (MjData of it, ctrl (N, nu))."""
     import torch
 
-    _, d, _ = _initial_state(emb, sim.model)
+    _, d, _ = initial_state(emb, sim.model)
     n, nu = sim.num_worlds, sim.model.nu
     ctrl = np.random.default_rng(0).uniform(0.0, 1.0, (n, nu))
     for f in ("qpos", "qvel", "act"):
@@ -188,7 +184,7 @@ def make_backend(
 def backend_rollout(emb: EmbodimentSpec, backend: str, steps: int = CONFORMANCE_STEPS) -> np.ndarray:
     """qpos (nq,) after ``steps`` control steps of the registered ``backend`` (one world, on its default device)
     from the initial state with the fixed random ctrl of :func:`c_mujoco_rollout`."""
-    m, _, ctrl = _initial_state(emb)
+    m, _, ctrl = initial_state(emb)
     sim = make_backend(backend, emb, 1, device=None, model=m)
     try:
         _host_start(sim, emb)
@@ -461,121 +457,6 @@ BACKEND_CHECKS: dict[str, Callable[[str, EmbodimentSpec], str]] = {
 }
 
 
-# ------------------------------------------------------------------------------------------------ reward terms
-#: Worlds of the reward checks: world 0 follows the reference exactly, the others are driven away from it.
-REWARD_WORLDS = 3
-#: Control steps of the reward checks.
-REWARD_STEPS = 4
-#: A tracking term's value with the state exactly on the reference must be within this of 1 (float32 features).
-AT_REFERENCE_TOL = 1e-4
-
-
-def _physics_clip(emb: EmbodimentSpec, frames: int) -> tuple[Any, np.ndarray]:
-    """(MotionClip, ctrl (nu,)): what C MuJoCo does from the initial state under a constant random ctrl, the
-    reference an env reproduces exactly when it applies the same ctrl from frame 0 (qvel from the physics)."""
-    import mujoco
-
-    from mm_core.contracts import MotionClip
-
-    m, d, ctrl = _initial_state(emb)
-    d.act[:] = 0  # as the task's reference-state init
-    mujoco.mj_forward(m, d)
-    d.ctrl[:] = ctrl
-    qpos, qvel = [d.qpos.copy()], [d.qvel.copy()]
-    for _ in range(frames - 1):
-        for _ in range(emb.physics.substeps):
-            mujoco.mj_step(m, d)
-        qpos.append(d.qpos.copy())
-        qvel.append(d.qvel.copy())
-    from mm_sim.motion import site_ids, site_kinematics
-
-    kin = site_kinematics(m, np.array(qpos), None, site_ids(m, emb.tracked_sites))
-    clip = MotionClip(
-        fps=1.0 / emb.physics.control_dt,
-        qpos=np.array(qpos),
-        qvel=np.array(qvel),
-        site_pos=kin["pos"],
-        site_quat=kin["quat"],
-        site_names=tuple(emb.tracked_sites),
-        embodiment=emb.name,
-        name="conformance",
-    )
-    return clip, ctrl
-
-
-def reward_values(name: str, emb: EmbodimentSpec, *, backend: str = "mujoco") -> list[Any]:
-    """Values (one (N,) tensor per control step, as the task computes them) of reward term ``name`` with its
-    default params in an imitation env of ``emb``: world 0 applies the ctrl that produced its reference (its
-    state stays on the reference), the other worlds apply 1 - that ctrl (they leave it)."""
-    import torch
-
-    from mm_core.registry import get_reward_term
-    from mm_sim import make_env
-    from mm_sim.tasks.config import TaskConfig, TermCfg
-
-    rec = get_reward_term(name)
-    clip, u = _physics_clip(emb, REWARD_STEPS + 2)
-    cfg = TaskConfig.for_embodiment(
-        emb,
-        rewards={name: TermCfg(weight=1.0, params=dict(rec.params))},
-        penalties={},
-        terminations={},
-        lookahead_s=(0.0,),
-    )
-    env = make_env(emb, [clip], backend=backend, num_worlds=REWARD_WORLDS, config=cfg, device="cpu")
-    try:
-        env.reset(frames=0)
-        a = torch.as_tensor(2 * u - 1, dtype=torch.float32).repeat(REWARD_WORLDS, 1)
-        a[1:] = -a[1:]
-        out = []
-        for _ in range(REWARD_STEPS):
-            _, _, _, _, info = env.step(a)
-            out.append(info["reward_terms"][name])
-    finally:
-        env.close()
-    return out
-
-
-def check_reward_term(name: str, embodiment: str = BACKEND_EMBODIMENT, *, kind: str = "tracking") -> str:
-    """Reward term ``name`` called by the task on ``embodiment``: a finite float tensor (num_worlds,) every step;
-    ``kind="tracking"``: in [0, 1], 1 (within :data:`AT_REFERENCE_TOL`) where the state is on the reference and
-    lower where it is not; ``kind="penalty"``: a cost >= 0; ``kind="any"``: only shape and finiteness."""
-    import torch
-
-    from mm_core.registry import get_embodiment
-
-    if kind not in ("tracking", "penalty", "any"):
-        raise ValueError(f"kind must be 'tracking', 'penalty' or 'any', got {kind!r}")
-    values = reward_values(name, get_embodiment(embodiment))
-    for step, v in enumerate(values):
-        where = f"reward term {name!r} on {embodiment!r}, step {step + 1}"
-        if not isinstance(v, torch.Tensor) or tuple(v.shape) != (REWARD_WORLDS,):
-            shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
-            raise ConformanceError(
-                f"{where}: must return a tensor (num_worlds,) = ({REWARD_WORLDS},), got {shape}"
-            )
-        if not v.is_floating_point() or not bool(torch.isfinite(v).all()):
-            raise ConformanceError(f"{where}: must be finite floats, got {v.tolist()}")
-        if kind == "tracking" and not bool(((v >= 0) & (v <= 1 + 1e-6)).all()):
-            raise ConformanceError(f"{where}: a tracking term must lie in [0, 1], got {v.tolist()}")
-        if kind == "tracking" and float(v[0]) < 1 - AT_REFERENCE_TOL:
-            raise ConformanceError(
-                f"{where}: the state is exactly on the reference in world 0, so a tracking term must be 1 "
-                f"(its maximum), got {float(v[0]):.6g}"
-            )
-        if kind == "penalty" and not bool((v >= 0).all()):
-            raise ConformanceError(
-                f"{where}: a penalty is a cost >= 0 (the task subtracts it), got {v.tolist()}"
-            )
-    last = values[-1]
-    if kind == "tracking" and not bool((last[1:] < last[0]).all()):
-        raise ConformanceError(
-            f"reward term {name!r} on {embodiment!r}: worlds driven off the reference score {last[1:].tolist()}, "
-            f"not below the on-reference world's {float(last[0]):.6g}; the term does not respond to the state"
-        )
-    return f"{kind}: {REWARD_STEPS} steps of ({REWARD_WORLDS},) finite, last {[round(x, 4) for x in last.tolist()]}"
-
-
 # ------------------------------------------------------------------------------------------------ motion readers
 #: Frame rates a motion-capture reader may return (Hz): a value outside is a unit mistake, not a capture.
 READER_FPS_RANGE = (10.0, 1000.0)
@@ -828,8 +709,8 @@ def _run(checks: dict[str, Callable[[], str]]) -> list[CheckResult]:
 def check_record(hook: str, record: Any) -> list[CheckResult]:
     """Run the checks that need no inputs from the plugin author on one contributed record: all embodiment,
     backend (on :data:`BACKEND_EMBODIMENT`), validation-metric and reference-dataset checks, the bad-file checks of
-    readers. Reward terms and retargeters need an embodiment / source motion: run their suites from your tests
-    (:class:`RewardTermConformance`, :class:`RetargeterConformance`); here they get the record check."""
+    readers. Task terms and retargeters need an embodiment / source motion: run their suites from your tests
+    (``mm_sim.testing``'s term suites, :class:`RetargeterConformance`); here they get the record check."""
     import tempfile
 
     from mm_core.registry import get_embodiment
@@ -923,18 +804,6 @@ class SimBackendConformance:
 
     def test_flags_nonfinite(self) -> None:
         self._check("flags_nonfinite")
-
-
-class RewardTermConformance:
-    """Subclass and set ``term_name``, ``kind`` (``tracking``: in [0, 1], 1 on the reference; ``penalty``: a cost
-    >= 0; ``any``) and ``embodiment_name`` (a free-root one for terms that read the root)."""
-
-    term_name: str = ""
-    kind: str = "tracking"
-    embodiment_name: str = BACKEND_EMBODIMENT
-
-    def test_reward_term_contract(self) -> None:
-        check_reward_term(_need(self, "term_name"), self.embodiment_name, kind=self.kind)
 
 
 class MotionReaderConformance:

@@ -44,7 +44,7 @@ def models_show(
     name: str = typer.Argument(..., help="Embodiment name, see `mm models list`."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Details of one embodiment: sizes, physics options, tracked sites, SMPL map, muscle groups, extras."""
+    """Details of one embodiment: sizes, physics options, tracked sites, SMPL map, muscle groups, task defaults."""
     from mm_core.registry import RegistryError
     from mm_models.info import details
 
@@ -64,4 +64,5 @@ def models_show(
     print_table(rows, ["site", "smpl_joint"], title="tracked sites (first = main)")
     groups = [{"group": g, "muscles": m} for g, m in info["muscle_groups"].items()]
     print_table(groups, ["group", "muscles"], title="muscle groups")
-    print_table([{"key": k, "value": v} for k, v in info["extras"].items()], ["key", "value"], title="extras")
+    task = [{"default": k, "value": v} for k, v in info["task"].items()]
+    print_table(task, ["default", "value"], title="task defaults (EmbodimentSpec.task)")

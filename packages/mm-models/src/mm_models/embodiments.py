@@ -2,42 +2,35 @@
 
 from __future__ import annotations
 
-from mm_core.contracts import EmbodimentSpec, PhysicsOptions
+from mm_core.contracts import EmbodimentSpec, PhysicsOptions, TaskDefaults
 
-#: ``extras["reward_weights"]`` keys (weights of ``w * exp(-k * mse)`` terms, facts sheet):
-#: qpos, qvel (joint positions/velocities), root_pos, root_vel, site_pos, site_rot (tracked sites relative to
-#: the main site), site_angvel, site_linvel (relative site velocities).
-FULLBODY_REWARD_WEIGHTS = {
-    "qpos": 0.1,
-    "qvel": 0.1,
-    "root_pos": 0.1,
-    "root_vel": 0.1,
-    "site_pos": 0.6,
-    "site_rot": 0.01,
-    "site_angvel": 0.1,
-    "site_linvel": 0.1,
-}
-BIMANUAL_REWARD_WEIGHTS = {
-    "qpos": 0.5,
-    "qvel": 0.5,
-    "root_pos": 0.0,
-    "root_vel": 0.0,
-    "site_pos": 2.0,
-    "site_rot": 0.2,
-    "site_angvel": 0.5,
-    "site_linvel": 0.5,
-}
-#: ``extras["reward_sharpness"]``: the ``k`` of each term (same for every built-in model).
-REWARD_SHARPNESS = {
-    "qpos": 10.0,
-    "qvel": 2.0,
-    "root_pos": 10.0,
-    "root_vel": 10.0,
-    "site_pos": 100.0,
-    "site_rot": 10.0,
-    "site_angvel": 0.1,
-    "site_linvel": 0.1,
-}
+#: Per-embodiment deviations from mm-sim's task defaults for the root type (``mm_sim.tasks.config``: a ``free``
+#: root gets the reference's MyoFullBody reward weights, a ``fixed`` root its bimanual ones; each term's ``k`` is
+#: its registered parameter).
+FULLBODY_TASK = TaskDefaults(
+    # Training: the free root's terminations (mean error of the 16 non-main sites relative to the main site 1.0 m,
+    # root position 1.0 m, root orientation 1.0 rad); evaluation uses the tighter site threshold.
+    eval_terminations={"site_rel_error": 0.5},
+    # Actions in [-1, 1] map to ctrl (a + 1) / 2 (no dead half range), so the reference's std 3.0 (on a
+    # [-1, 1] -> clip-to-[0, 1] map) would saturate ~75 % of samples. Std 1.0 is a ctrl std of 0.5: it still
+    # explores the whole activation range, and the activation dynamics (10-40 ms) smooth it.
+    initial_std=1.0,
+)
+BIMANUAL_TASK = TaskDefaults(
+    # Mean absolute error of the tracked sites (m), training and evaluation.
+    terminations={"site_abs_error": 0.05},
+    # The reference's std 0.2 is in ctrl units (its actions map to ctrl one to one); ours map through
+    # (a + 1) / 2, so 0.4 explores the same ctrl spread.
+    initial_std=0.4,
+)
+TINY_TASK = TaskDefaults(
+    # The pelvis is fixed, so only the leg sites can drift: mean absolute site error (m).
+    terminations={"site_abs_error": 0.3},
+    eval_terminations={"site_abs_error": 0.2},
+    # Actions in [-1, 1] map to ctrl (a + 1) / 2, so std 0.5 is a ctrl std of 0.25: broad exploration that
+    # rarely saturates; the small model learns within minutes from there.
+    initial_std=0.5,
+)
 
 
 DESCRIPTIONS = {
@@ -57,32 +50,6 @@ def myo(model: str, fingers: bool) -> EmbodimentSpec:
     full = model == "myofullbody"
     name = model + ("" if fingers else "-nofingers")
     sites = FULLBODY_SITES if full else BIMANUAL_SITES
-    if full:
-        extras = {
-            # Actions in [-1, 1] map to ctrl (a + 1) / 2 (no dead half range), so the reference's std 3.0 (on a
-            # [-1, 1] -> clip-to-[0, 1] map) would saturate ~75 % of samples. Std 1.0 is a ctrl std of 0.5: it
-            # still explores the whole activation range, and the activation dynamics (10-40 ms) smooth it.
-            "initial_std": 1.0,
-            "reward_weights": FULLBODY_REWARD_WEIGHTS,
-            "reward_sharpness": REWARD_SHARPNESS,
-            # Mean error of the 16 non-main sites relative to the main site (m), root position (m) and root
-            # orientation (rad) errors; evaluation uses the tighter site threshold.
-            "termination": {
-                "mean_site_error_m": 1.0,
-                "root_pos_error_m": 1.0,
-                "root_rot_error_rad": 1.0,
-                "eval_mean_site_error_m": 0.5,
-            },
-        }
-    else:
-        extras = {
-            # The reference's std 0.2 is in ctrl units (its actions map to ctrl one to one); ours map through
-            # (a + 1) / 2, so 0.4 explores the same ctrl spread.
-            "initial_std": 0.4,
-            "reward_weights": BIMANUAL_REWARD_WEIGHTS,
-            "reward_sharpness": REWARD_SHARPNESS,
-            "termination": {"mean_site_error_m": 0.05, "eval_mean_site_error_m": 0.05},
-        }
     return EmbodimentSpec(
         name=name,
         root="free" if full else "fixed",
@@ -97,7 +64,7 @@ def myo(model: str, fingers: bool) -> EmbodimentSpec:
         physics=PhysicsOptions(nconmax=96, njmax=768) if full else PhysicsOptions(nconmax=10, njmax=256),
         source="musclemimic-models",
         description=DESCRIPTIONS[name],
-        extras=extras,
+        task=FULLBODY_TASK if full else BIMANUAL_TASK,
     )
 
 
@@ -136,16 +103,7 @@ def tiny() -> EmbodimentSpec:
         physics=PhysicsOptions(nconmax=16, njmax=64),
         source="mm-models",
         description="Two muscle-driven legs (hip/knee/ankle, 8 muscles each), pelvis fixed 1 m up: the CPU demo",
-        extras={
-            # Actions in [-1, 1] map to ctrl (a + 1) / 2, so std 0.5 is a ctrl std of 0.25: broad exploration
-            # that rarely saturates; the small model learns within minutes from there.
-            "initial_std": 0.5,
-            # A fixed root, like the bimanual model: its weights (no root terms).
-            "reward_weights": BIMANUAL_REWARD_WEIGHTS,
-            "reward_sharpness": REWARD_SHARPNESS,
-            # The pelvis is fixed, so only the leg sites (relative to it) can drift.
-            "termination": {"mean_site_error_m": 0.3, "eval_mean_site_error_m": 0.2},
-        },
+        task=TINY_TASK,
     )
 
 

@@ -51,6 +51,15 @@ def summarize_all() -> list[dict[str, Any]]:
     return [summary(name, provider, emb) for name, (provider, emb) in sorted(embodiments.items().items())]
 
 
+def task_defaults(emb: EmbodimentSpec) -> dict[str, Any]:
+    """``EmbodimentSpec.task`` as plain data; a None field is shown as ``root default (<root>)``: mm-sim's set
+    for the root type (``mm_sim.tasks.config``)."""
+    out: dict[str, Any] = {}
+    for key, value in asdict(emb.task).items():
+        out[key] = f"root default ({emb.root})" if value is None else value
+    return out
+
+
 def details(name: str) -> dict[str, Any]:
     """Everything ``mm models show`` prints; raises ``UnknownNameError`` listing valid names."""
     emb = embodiments.get(name)
@@ -64,6 +73,7 @@ def details(name: str) -> dict[str, Any]:
         "touch_sensors": list(emb.touch_sensors),
         "feet": {k: list(v) for k, v in emb.feet.items()},
         "muscle_groups": {g: list(m) for g, m in emb.muscle_groups.items()},
-        "extras": dict(emb.extras),
+        "forward": emb.forward,
+        "task": task_defaults(emb),
     }
     return out

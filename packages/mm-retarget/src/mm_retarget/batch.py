@@ -196,6 +196,35 @@ def run_batch(
     out_dir = prepare_output_dir(out_dir, "retarget", overwrite=overwrite)
     clean_temp_files(out_dir)  # partial files of a killed run
     inputs = list(dict.fromkeys(Path(p) for p in inputs))  # one input given twice is one clip
+    previous = _previous_clips(out_dir, embodiment)
+    options = options_record(reader_options, retarget_options)
+    outputs = assign_outputs(
+        inputs, out_dir, {k: r["output"] for k, r in previous.items() if r.get("output")}
+    )
+    results, redo, todo = _plan(inputs, previous, embodiment, method, options, force)
+    if on_done:
+        for r in results.values():
+            on_done(r)
+    t0 = time.perf_counter()
+
+    def finish(r: dict[str, Any]) -> None:
+        if r["input"] in redo:
+            r["redone"] = redo[r["input"]]
+        results[r["input"]] = r
+        _write_report(out_dir, _report(previous, results, embodiment, method, t0))
+        if on_done:
+            on_done(r)
+
+    args = [(p, embodiment, method, outputs[p], reader_options, retarget_options) for p in todo]
+    _retarget_all(args, workers, finish)
+    report = _report(previous, results, embodiment, method, t0)
+    _write_report(out_dir, report)
+    return report
+
+
+def _previous_clips(out_dir: Path, embodiment: str) -> dict[str, dict[str, Any]]:
+    """Input -> entry of the directory's report (empty without a readable one); refuses a directory holding
+    clips of another embodiment."""
     previous: dict[str, dict[str, Any]] = {}
     if (out_dir / REPORT_NAME).is_file():
         try:
@@ -212,54 +241,53 @@ def run_batch(
             f"{out_dir}: holds clips retargeted onto {', '.join(map(str, others))}, not {embodiment}; clips of "
             "several embodiments in one directory cannot be trained on together: give another --out directory"
         )
-    options = options_record(reader_options, retarget_options)
-    outputs = assign_outputs(
-        inputs, out_dir, {k: r["output"] for k, r in previous.items() if r.get("output")}
-    )
-    results: dict[str, dict[str, Any]] = {}
+    return previous
+
+
+def _plan(
+    inputs: list[Path],
+    previous: Mapping[str, dict[str, Any]],
+    embodiment: str,
+    method: str,
+    options: dict[str, Any],
+    force: bool,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], list[Path]]:
+    """(entries of the inputs already done, marked ``skipped``; input -> why its earlier clip is redone; the
+    inputs to retarget, in order)."""
+    done: dict[str, dict[str, Any]] = {}
     redo: dict[str, str] = {}
     todo = []
     for p in inputs:
         prev = previous.get(str(p))
-        why = (
-            None
-            if prev is None or prev["status"] == "failed"
-            else _why_redo(prev, embodiment, method, options)
-        )
-        if prev is not None and prev["status"] != "failed" and why is None and not force:
-            results[str(p)] = {k: v for k, v in prev.items() if k != "redone"} | {"skipped": True}
-            if on_done:
-                on_done(results[str(p)])
-        else:
-            if why is not None and prev is not None and prev["status"] != "failed":
-                redo[str(p)] = why
+        if prev is None or prev["status"] == "failed":
             todo.append(p)
-    t0 = time.perf_counter()
+            continue
+        why = _why_redo(prev, embodiment, method, options)
+        if why is None and not force:
+            done[str(p)] = {k: v for k, v in prev.items() if k != "redone"} | {"skipped": True}
+            continue
+        if why is not None:
+            redo[str(p)] = why
+        todo.append(p)
+    return done, redo, todo
 
-    def finish(r: dict[str, Any]) -> None:
-        if r["input"] in redo:
-            r["redone"] = redo[r["input"]]
-        results[r["input"]] = r
-        _write_report(out_dir, _report(previous, results, embodiment, method, t0))
-        if on_done:
-            on_done(r)
 
-    args = [(p, embodiment, method, outputs[p], reader_options, retarget_options) for p in todo]
-    if workers <= 1 or len(todo) <= 1:
+def _retarget_all(
+    args: list[tuple[Any, ...]], workers: int, finish: Callable[[dict[str, Any]], None]
+) -> None:
+    """:func:`retarget_file` on each argument tuple, in ``workers`` processes, ``finish`` on each report."""
+    if workers <= 1 or len(args) <= 1:
         for a in args:
             finish(retarget_file(*a))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        # spawn: MuJoCo and BLAS threads do not survive fork reliably.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(retarget_file, *a) for a in args]
-            for f in as_completed(futures):
-                finish(f.result())
-    report = _report(previous, results, embodiment, method, t0)
-    _write_report(out_dir, report)
-    return report
+    # spawn: MuJoCo and BLAS threads do not survive fork reliably.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(retarget_file, *a) for a in args]
+        for f in as_completed(futures):
+            finish(f.result())
 
 
 def _report(

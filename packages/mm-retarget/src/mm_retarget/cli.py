@@ -111,6 +111,41 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Retarget INPUT files onto an embodiment; re-running skips clips already done."""
+    _check_run(inputs, embodiment, method, units, solve_fps, out_fps)
+    reader_opts = _reader_options(units, joint_map, smpl_model_dir)
+    rt_opts: dict[str, Any] = {"solve_fps": solve_fps} if solve_fps is not None else {}
+    if out_fps is not None:
+        rt_opts["out_fps"] = out_fps
+    report = _run_with_progress(
+        inputs,
+        as_json=as_json,
+        embodiment=embodiment,
+        method=method,
+        out_dir=out,
+        workers=workers,
+        force=force,
+        overwrite=overwrite,
+        reader_options=reader_opts,
+        retarget_options=rt_opts,
+    )
+    if as_json:
+        echo_json(report)
+    else:
+        _print_report(report)
+        typer.echo(f"report: {out / 'report.json'}")
+    if report["summary"]["failed"] == len(report["clips"]):
+        raise typer.Exit(1)
+
+
+def _check_run(
+    inputs: list[Path],
+    embodiment: str,
+    method: str,
+    units: str,
+    solve_fps: float | None,
+    out_fps: float | None,
+) -> None:
+    """Refuse what would fail every clip (an unknown name, a missing input, a bad unit or rate) before any work."""
     from mm_core import registry
 
     try:
@@ -136,46 +171,33 @@ def run(
         raise fail(
             f"--out-fps {out_fps}: give a frame rate in Hz (> 0), or leave it out for the control rate"
         )
+
+
+def _reader_options(units: str, joint_map: Path | None, smpl_model_dir: Path | None) -> dict[str, Any]:
+    """The readers' options; a joint map is checked once, here: a bad map is one error, not one per clip."""
     reader_opts: dict[str, Any] = {"units": units}
     if joint_map is not None:
         from mm_retarget.readers import load_joint_map
 
         try:
-            load_joint_map(joint_map)  # once, here: a bad map is one error, not one failure per clip
+            load_joint_map(joint_map)
         except ValueError as e:
             raise fail(f"--joint-map {e}") from None
         reader_opts["joint_map"] = joint_map
     if smpl_model_dir is not None:
         reader_opts["smpl_model_dir"] = smpl_model_dir
-    rt_opts: dict[str, Any] = {"solve_fps": solve_fps} if solve_fps is not None else {}
-    if out_fps is not None:
-        rt_opts["out_fps"] = out_fps
+    return reader_opts
 
+
+def _run_with_progress(inputs: list[Path], *, as_json: bool, **batch: Any) -> dict[str, Any]:
+    """:func:`~mm_retarget.batch.run_batch` with a progress bar (none with ``--json``)."""
     from rich.progress import Progress
 
     from mm_retarget.batch import run_batch
 
     with Progress(transient=True, disable=as_json) as progress:
-        task = progress.add_task(f"retargeting onto {embodiment}", total=len(inputs))
-        report = run_batch(
-            inputs,
-            embodiment=embodiment,
-            method=method,
-            out_dir=out,
-            workers=workers,
-            force=force,
-            overwrite=overwrite,
-            reader_options=reader_opts,
-            retarget_options=rt_opts,
-            on_done=lambda r: progress.advance(task),
-        )
-    if as_json:
-        echo_json(report)
-    else:
-        _print_report(report)
-        typer.echo(f"report: {out / 'report.json'}")
-    if report["summary"]["failed"] == len(report["clips"]):
-        raise typer.Exit(1)
+        task = progress.add_task(f"retargeting onto {batch['embodiment']}", total=len(inputs))
+        return run_batch(inputs, on_done=lambda r: progress.advance(task), **batch)
 
 
 @app.command("report")

@@ -1,9 +1,9 @@
 """Generated demo motions (no downloads): walking from normative gait curves, and a squat.
 
-The walk is built from published mean joint-angle curves of free-speed walking (Schwartz et al. 2008, J Biomech
-41:1639, "free" speed group, as in ../shared/data/reference/schwartz2008_walking.csv), encoded as Fourier
-coefficients (4 harmonics, rms fit error < 1.3 deg), with pelvis translation from the group's dimensionless speed
-and cadence scaled to an adult leg. Arm swing is a plausible counter-phase of the opposite hip (it is not in the
+The walk poses the SMPL skeleton with mm's one source of gait curves, :mod:`mm_models.walk` (published mean
+joint-angle curves of free-speed walking, Schwartz et al. 2008, as Fourier coefficients; the same curves that
+``mm_models.walk.walk_qpos`` puts directly on an embodiment's joints), with pelvis translation from the group's
+dimensionless speed and cadence scaled to an adult leg. Arm swing is a plausible counter-phase of the opposite hip (it is not in the
 data). The result is an AMASS-style ``.npz`` (SMPL poses (T, 72) axis-angle, trans, betas, mocap_framerate) that the
 real AMASS reader reads, so the demo runs the whole pipeline.
 """
@@ -15,23 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mm_models.walk import GAIT_FOURIER, gait_angle, level_pelvis_angle
+
 #: Bump when the generated motions change, so caches are rebuilt.
 GENERATOR_VERSION = 3
 MOTIONS = ("walk", "squat")
 FPS = 60.0
 
-# angle(phase) = a0 + sum_k a_k cos(2 pi k phase) + b_k sin(2 pi k phase), degrees, phase in [0, 1) from
-# ipsilateral initial contact. Fitted to Schwartz 2008 free-speed means (51 points); positive directions as named.
-GAIT_FOURIER: dict[str, tuple[float, tuple[tuple[float, float], ...]]] = {
-    "pelvis_anterior_tilt": (11.59, ((0.03, 0.09), (0.41, -0.72), (0.01, 0.02), (0.15, -0.03))),
-    "pelvis_obliquity_up": (-0.02, ((1.85, 2.12), (0.02, 0.04), (-1.19, 0.22), (0.01, 0.02))),
-    "pelvis_internal_rotation": (-0.04, ((3.74, 2.10), (0.01, 0.01), (0.34, -0.37), (0.01, 0.02))),
-    "hip_flexion": (18.45, ((20.87, -3.19), (-3.14, -1.54), (-0.10, 1.62), (-0.10, -0.09))),
-    "hip_adduction": (-0.34, ((0.48, 4.94), (-0.05, -0.50), (-1.59, 0.46), (0.05, 0.09))),
-    "hip_internal_rotation": (-1.87, ((1.18, 0.72), (-1.05, -0.67), (-1.17, 1.02), (-0.08, 0.49))),
-    "knee_flexion": (22.87, ((-1.91, -18.75), (-13.63, 7.00), (-0.70, 4.31), (-0.87, 0.63))),
-    "ankle_dorsiflexion": (0.75, ((-2.05, 7.09), (0.82, -7.22), (-4.60, 0.86), (2.20, 0.24))),
-}
 #: Schwartz 2008 free speed: dimensionless speed v / sqrt(g L) and cadence f / sqrt(g / L) (steps per second).
 DIMLESS_SPEED, DIMLESS_CADENCE = 0.429, 0.565
 #: Leg length (m) of the neutral SMPL skeleton, hip to floor.
@@ -39,14 +29,6 @@ LEG_LENGTH = 0.85
 G = 9.81
 #: Height of SMPL's toe-base joint above the floor when the foot is flat (m).
 FOOT_JOINT_HEIGHT = 0.05
-
-
-def _curve(name: str, phase: np.ndarray) -> np.ndarray:
-    a0, harmonics = GAIT_FOURIER[name]
-    out = np.full_like(phase, a0)
-    for k, (a, b) in enumerate(harmonics, start=1):
-        out += a * np.cos(2 * np.pi * k * phase) + b * np.sin(2 * np.pi * k * phase)
-    return np.radians(out)
 
 
 # SMPL joint indices used below (SMPL order).
@@ -112,9 +94,9 @@ def generate(name: str = "walk", seconds: float | None = None) -> tuple[np.ndarr
         tilt0 = GAIT_FOURIER["pelvis_anterior_tilt"][0]
         # Pelvis: oscillation about SMPL's neutral (the clinical 11.6 deg mean tilt is the ASIS-PSIS line, not a
         # trunk lean); obliquity and rotation are the right side's, as phase is the right foot's.
-        tilt = _curve("pelvis_anterior_tilt", ph_r) - np.radians(tilt0)
-        obl = _curve("pelvis_obliquity_up", ph_r)
-        rot = _curve("pelvis_internal_rotation", ph_r)
+        tilt = gait_angle("pelvis_anterior_tilt", ph_r) - np.radians(tilt0)
+        obl = gait_angle("pelvis_obliquity_up", ph_r)
+        rot = gait_angle("pelvis_internal_rotation", ph_r)
         root = BODY_TO_WORLD[None] @ _rot("y", rot) @ _rot("z", -obl) @ _rot("x", tilt)
         mats = {PELVIS: root, SPINE1: _rot("y", -0.8 * rot) @ _rot("x", -tilt)}
         # s: sign of adduction and internal rotation, which mirror between the sides.
@@ -122,14 +104,14 @@ def generate(name: str = "walk", seconds: float | None = None) -> tuple[np.ndarr
             (ph_r, R_HIP, R_KNEE, R_ANKLE, 1.0),
             (ph_l, L_HIP, L_KNEE, L_ANKLE, -1.0),
         ):
-            flex = _curve("hip_flexion", ph) - np.radians(tilt0)
-            add = _curve("hip_adduction", ph)
-            irot = _curve("hip_internal_rotation", ph)
+            flex = level_pelvis_angle("hip_flexion", ph)
+            add = gait_angle("hip_adduction", ph)
+            irot = gait_angle("hip_internal_rotation", ph)
             mats[hip] = _rot("y", s * irot) @ _rot("z", s * add) @ _rot("x", -flex)
-            mats[knee] = _rot("x", _curve("knee_flexion", ph))
-            mats[ankle] = _rot("x", -_curve("ankle_dorsiflexion", ph))
-        hip_l = _curve("hip_flexion", ph_l)
-        hip_r = _curve("hip_flexion", ph_r)
+            mats[knee] = _rot("x", gait_angle("knee_flexion", ph))
+            mats[ankle] = _rot("x", -gait_angle("ankle_dorsiflexion", ph))
+        hip_l = gait_angle("hip_flexion", ph_l)
+        hip_r = gait_angle("hip_flexion", ph_r)
         mean = np.radians(GAIT_FOURIER["hip_flexion"][0])
         mats.update(_arms(n, 0.45 * (hip_r - mean), 0.45 * (hip_l - mean)))
         trans = np.stack([np.zeros(n), speed * t, np.zeros(n)], axis=1)

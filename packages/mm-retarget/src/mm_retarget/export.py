@@ -64,7 +64,7 @@ def export_glb(clip: MotionClip, out: str | Path, frames: list[int], *, spacing:
     import trimesh
 
     from mm_core import get_embodiment
-    from mm_retarget.retarget import _tree
+    from mm_retarget.fit import joint_tree
 
     m = get_embodiment(clip.embodiment).compile()
     if clip.qpos.shape[1] != m.nq:
@@ -73,7 +73,7 @@ def export_glb(clip: MotionClip, out: str | Path, frames: list[int], *, spacing:
     meta = clip.metadata
     src = np.asarray(meta["source_positions"]) if "source_positions" in meta else None
     names = list(meta.get("source_joints", []))
-    parents = _tree(names) if names else {}
+    parents = joint_tree(names) if names else {}
     scene = trimesh.Scene()
     visible = [g for g in range(m.ngeom) if m.geom_rgba[g, 3] > 0 and m.geom_bodyid[g] != 0]
     for i, f in enumerate(frames):

@@ -24,14 +24,13 @@ All metrics are computed on the output clip (100 Hz) by forward kinematics of th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from mm_core.contracts import MotionClip
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mm_retarget.retarget import _Model
+from mm_retarget.floor import lowest_point
+from mm_retarget.model import RetargetModel, load_model
 
 LIMIT_TOL = 1e-5
 PENETRATION_TOL = 1e-3
@@ -49,14 +48,12 @@ THRESHOLDS: dict[str, float] = {
 def clip_metrics(
     clip: MotionClip,
     *,
-    model: _Model | None = None,
+    model: RetargetModel | None = None,
     seconds: float | None = None,
     cpu_seconds: float | None = None,
 ) -> dict[str, float]:
     """The metrics above for ``clip`` (its embodiment is looked up in the registry unless ``model`` is given)."""
-    import mujoco
-
-    from mm_retarget.retarget import load_model, lowest_point
+    from mm_models.kinematics import coupling_residual
 
     if model is None:
         from mm_core import get_embodiment
@@ -67,43 +64,73 @@ def clip_metrics(
         raise ValueError(
             f"clip {clip.name!r} has nq={clip.qpos.shape[1]} but {clip.embodiment!r} has nq={m.nq}"
         )
+    lowest, ten = _lowest_and_tendons(model, clip.qpos)
+    out: dict[str, float] = {
+        "frames": float(clip.num_frames),
+        "joint_limit_violation_pct": _limit_violation_pct(m, clip.qpos),
+    }
+    if model.spec.root == "free" and np.isfinite(lowest).all():
+        out |= _floor_metrics(lowest)
+    resid = coupling_residual(m, clip.qpos)
+    if resid is not None:
+        out["coupling_residual_max"] = resid
+    if m.ntendon and clip.num_frames > 1:
+        jump = (np.abs(np.diff(ten, axis=0)) * clip.fps > TENDON_SPEED).any(axis=1)
+        out["tendon_jump_rate"] = float(jump.mean())
+    if clip.metadata.get("source_positions") is not None:
+        out["site_rmse_m"] = _site_rmse(clip)
+    return out | _timing(clip, seconds, cpu_seconds)
+
+
+def _lowest_and_tendons(model: RetargetModel, qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame of qpos (T, nq): the lowest collision-geom point (T,) and the tendon lengths (T, ntendon)."""
+    import mujoco
+
+    m = model.model
     d = mujoco.MjData(m)
-    t = clip.num_frames
-    lowest = np.empty(t)
-    ten = np.empty((t, m.ntendon))
-    for i, q in enumerate(clip.qpos):
+    lowest = np.empty(len(qpos))
+    ten = np.empty((len(qpos), m.ntendon))
+    for i, q in enumerate(qpos):
         d.qpos[:] = q
         mujoco.mj_kinematics(m, d)
         mujoco.mj_comPos(m, d)
         mujoco.mj_tendon(m, d)
         ten[i] = d.ten_length
         lowest[i] = lowest_point(m, d, model.collision_geoms)
+    return lowest, ten
 
-    hinge_slide = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
-    lim = [j for j in np.flatnonzero(m.jnt_limited) if int(m.jnt_type[j]) in hinge_slide]
-    q = clip.qpos[:, m.jnt_qposadr[lim]]
+
+def _limit_violation_pct(m: Any, qpos: np.ndarray) -> float:  # m: mujoco.MjModel
+    """% of frames with a limited hinge/slide coordinate out of its range by more than ``LIMIT_TOL``."""
+    from mm_models.kinematics import scalar_joints
+
+    lim = scalar_joints(m, limited=True)
+    q = qpos[:, m.jnt_qposadr[lim]]
     lo, hi = m.jnt_range[lim, 0], m.jnt_range[lim, 1]
     viol = ((q < lo - LIMIT_TOL) | (q > hi + LIMIT_TOL)).any(axis=1)
-    out: dict[str, float] = {
-        "frames": float(t),
-        "joint_limit_violation_pct": 100.0 * float(viol.mean()),
+    return 100.0 * float(viol.mean())
+
+
+def _floor_metrics(lowest: np.ndarray) -> dict[str, float]:
+    """Penetration and floating from the per-frame lowest point (T,)."""
+    return {
+        "penetration_pct": 100.0 * float((lowest < -PENETRATION_TOL).mean()),
+        "penetration_max_m": float(max(0.0, -lowest.min())),
+        "floating_height_m": float(max(0.0, np.percentile(lowest, 10))),
     }
-    if model.spec.root == "free" and np.isfinite(lowest).all():
-        out["penetration_pct"] = 100.0 * float((lowest < -PENETRATION_TOL).mean())
-        out["penetration_max_m"] = float(max(0.0, -lowest.min()))
-        out["floating_height_m"] = float(max(0.0, np.percentile(lowest, 10)))
-    resid = coupling_residual(m, clip.qpos)
-    if resid is not None:
-        out["coupling_residual_max"] = resid
-    if m.ntendon and t > 1:
-        jump = (np.abs(np.diff(ten, axis=0)) * clip.fps > TENDON_SPEED).any(axis=1)
-        out["tendon_jump_rate"] = float(jump.mean())
-    src = clip.metadata.get("source_positions")
-    if src is not None:
-        tgt = np.asarray(src, dtype=np.float64)
-        idx = [list(clip.site_names).index(s) for s in clip.metadata["source_sites"]]
-        err = np.linalg.norm(clip.site_pos[:, idx] - tgt, axis=-1)
-        out["site_rmse_m"] = float(np.sqrt((err**2).mean()))
+
+
+def _site_rmse(clip: MotionClip) -> float:
+    """RMS distance between the tracked sites and the fitted source joints in the clip's metadata."""
+    tgt = np.asarray(clip.metadata["source_positions"], dtype=np.float64)
+    idx = [list(clip.site_names).index(s) for s in clip.metadata["source_sites"]]
+    err = np.linalg.norm(clip.site_pos[:, idx] - tgt, axis=-1)
+    return float(np.sqrt((err**2).mean()))
+
+
+def _timing(clip: MotionClip, seconds: float | None, cpu_seconds: float | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    t = clip.num_frames
     if seconds is not None:
         out["seconds"] = float(seconds)
         out["seconds_per_frame"] = float(seconds) / t
@@ -122,28 +149,3 @@ def flags(metrics: dict[str, Any]) -> list[str]:
         for k, v in THRESHOLDS.items()
         if k in metrics and float(metrics[k]) > v
     ]
-
-
-def coupling_residual(m, qpos: np.ndarray) -> float | None:  # noqa: ANN001 (mujoco.MjModel)
-    """Max |q1 - q1_0 - poly(q2 - q2_0)| over the active joint-equality constraints and frames; None if none.
-
-    MuJoCo's joint equality: joint1 - ref1 = a0 + a1 (joint2 - ref2) + ... + a4 (joint2 - ref2)^4 (ref = qpos0).
-    """
-    import mujoco
-
-    eqs = [i for i in range(m.neq) if m.eq_type[i] == mujoco.mjtEq.mjEQ_JOINT and m.eq_active0[i]]
-    if not eqs:
-        return None
-    worst = 0.0
-    for i in eqs:
-        a1 = m.jnt_qposadr[m.eq_obj1id[i]]
-        c = m.eq_data[i, :5]
-        y = qpos[:, a1] - m.qpos0[a1]
-        if m.eq_obj2id[i] >= 0:
-            a2 = m.jnt_qposadr[m.eq_obj2id[i]]
-            x = qpos[:, a2] - m.qpos0[a2]
-            pred = c[0] + x * (c[1] + x * (c[2] + x * (c[3] + x * c[4])))
-        else:
-            pred = np.full_like(y, c[0])
-        worst = max(worst, float(np.abs(y - pred).max()))
-    return worst

@@ -105,9 +105,26 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
     installed, joint positions follow ``betas``; otherwise the neutral SMPL skeleton is used and
     ``metadata["betas_ignored"]`` says so.
     """
-    from mm_retarget import smpl
-
     path = Path(path)
+    data = _load_npz(path)
+    poses = _amass_poses(path, data)
+    trans = _finite(path, "trans", data["trans"])
+    if trans.shape != (poses.shape[0], 3):
+        raise _fail(path, f"'trans' must be ({poses.shape[0]}, 3) to match 'poses', got {trans.shape}")
+    fps = _amass_fps(path, data)
+    betas = _finite(path, "betas", data["betas"]).reshape(-1) if "betas" in data else np.zeros(0)
+    g = data["gender"].item() if "gender" in data else "neutral"
+    gender = g.decode() if isinstance(g, bytes) else str(g)
+    gender = gender if gender in ("male", "female", "neutral") else "neutral"
+    model_type = _amass_body_model(path, data, poses.shape[1])
+    pos, quat, meta = _smpl_joints(path, poses, trans, betas, model_type, gender, smpl_model_dir)
+    return SourceMotion(
+        fps=fps, joint_names=SMPL_JOINTS, positions=pos, rotations=quat, source=str(path), metadata=meta
+    )
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, refusing what is not one (missing, not a zip, truncated)."""
     if not path.is_file():
         raise _fail(path, "no such file")
     if not zipfile.is_zipfile(path):  # numpy would talk about pickles; say what is wrong instead
@@ -117,9 +134,15 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
         )
     try:
         with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+            return {k: z[k] for k in z.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise _fail(path, f"not a readable .npz file ({e}); is it truncated?") from e
+
+
+def _amass_poses(path: Path, data: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The axis-angle poses (T, 66|72|156|165) of an AMASS file, at least 2 frames, with a 'trans' key beside."""
+    from mm_retarget import smpl
+
     if "poses" in data:
         poses = _finite(path, "poses", data["poses"])
     elif "root_orient" in data and "pose_body" in data:
@@ -146,9 +169,11 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
         raise _fail(path, f"needs at least 2 frames, got {t}")
     if "trans" not in data:
         raise _fail(path, f"missing key 'trans' (root translation (T, 3)); has {sorted(data)}")
-    trans = _finite(path, "trans", data["trans"])
-    if trans.shape != (t, 3):
-        raise _fail(path, f"'trans' must be ({t}, 3) to match 'poses', got {trans.shape}")
+    return poses
+
+
+def _amass_fps(path: Path, data: Mapping[str, np.ndarray]) -> float:
+    """The frame rate of an AMASS file, from whichever rate key it has, checked for plausibility."""
     fps_key = next((k for k in ("mocap_framerate", "mocap_frame_rate", "fps") if k in data), None)
     if fps_key is None:
         raise _fail(
@@ -161,11 +186,15 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
     if fps <= 0:
         raise _fail(path, f"'{fps_key}' must be > 0 frames per second, got {fps}")
     _check_rate(path, f"'{fps_key}'", fps, fps, per_frame=False)
-    betas = _finite(path, "betas", data["betas"]).reshape(-1) if "betas" in data else np.zeros(0)
-    g = data["gender"].item() if "gender" in data else "neutral"
-    gender = g.decode() if isinstance(g, bytes) else str(g)
-    gender = gender if gender in ("male", "female", "neutral") else "neutral"
-    model_type = smpl.POSE_WIDTHS[poses.shape[1]]
+    return fps
+
+
+def _amass_body_model(path: Path, data: Mapping[str, np.ndarray], width: int) -> str:
+    """The body model (``smpl-body``, ``smpl``, ``smplh``, ``smplx``) of poses ``width`` values wide, as AMASS's
+    ``surface_model_type`` names it where the width does not tell."""
+    from mm_retarget import smpl
+
+    model_type = smpl.POSE_WIDTHS[width]
     if "surface_model_type" in data:  # AMASS names the body model; split keys (66 wide) do not show it
         v = data["surface_model_type"]
         s = v.reshape(-1)[0] if v.size == 1 else v
@@ -177,9 +206,24 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
         elif model_type not in ("smpl-body", declared):
             raise _fail(
                 path,
-                f"'surface_model_type' is {declared!r} but the poses are {poses.shape[1]} values wide "
+                f"'surface_model_type' is {declared!r} but the poses are {width} values wide "
                 f"({model_type}); fix the key or the poses",
             )
+    return model_type
+
+
+def _smpl_joints(
+    path: Path,
+    poses: np.ndarray,
+    trans: np.ndarray,
+    betas: np.ndarray,
+    model_type: str,
+    gender: str,
+    smpl_model_dir: str | Path | None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Global SMPL joint positions (T, 24, 3) and orientations (T, 24, 4) of the poses, with the reader's
+    metadata: the neutral skeleton's, the body joints from the user's model files when there are some."""
+    from mm_retarget import smpl
 
     pos, quat = smpl.forward_kinematics(poses, trans)
     _check_positions(path, pos, SMPL_JOINTS)
@@ -202,9 +246,7 @@ def read_amass(path: str | Path, *, smpl_model_dir: str | Path | None = None, **
             meta["note"] = (
                 "SMPL-X body joints approximated by the SMPL skeleton (give SMPL-X model files for exact)"
             )
-    return SourceMotion(
-        fps=fps, joint_names=SMPL_JOINTS, positions=pos, rotations=quat, source=str(path), metadata=meta
-    )
+    return pos, quat, meta
 
 
 def write_amass(
@@ -336,97 +378,22 @@ def read_bvh(
     skip_rest_frame: drop a leading rest-pose frame (zero root rotation, whole-degree joint angles: the CMU
         conversion writes its rest pose there, not captured motion).
     """
-    import pybvh
     from scipy.spatial.transform import Rotation
 
     path = Path(path)
-    if not path.is_file():
-        raise _fail(path, "no such file")
-    if up not in ("auto", "+y", "+z"):
-        raise ValueError(f"{path}: up must be 'auto', '+y' or '+z', got {up!r}")
-    check_bvh_hierarchy(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            bvh = pybvh.read_bvh_file(path, world_up=up if up != "auto" else "auto")
-    except Exception as e:  # pybvh raises ValueError/IndexError/KeyError on malformed files
-        raise _fail(path, f"not a readable BVH file ({type(e).__name__}: {e}); is it truncated?") from e
-    if bvh.frame_count < 2:
-        raise _fail(path, f"needs at least 2 frames of motion, got {bvh.frame_count}")
-    angles = np.asarray(bvh.joint_angles, dtype=np.float64)
-    root = np.asarray(bvh.root_pos, dtype=np.float64)
-    if not (np.all(np.isfinite(angles)) and np.all(np.isfinite(root))):
-        raise _fail(path, "motion data has non-finite values")
-    if not (np.isfinite(bvh.frame_time) and bvh.frame_time > 0):
-        raise _fail(path, f"Frame Time must be > 0 seconds per frame, got {bvh.frame_time}")
-    _check_rate(path, "Frame Time", 1.0 / bvh.frame_time, bvh.frame_time, per_frame=True)
-
-    if joint_map is None:
-        jmap, map_name = CMU_JOINT_MAP, "cmu"
-    elif isinstance(joint_map, Mapping):
-        jmap, map_name = dict(joint_map), "given"
-    else:
-        jmap, map_name = load_joint_map(joint_map), str(joint_map)
+    bvh, angles = _parse_bvh(path, up)
     names = list(bvh.joint_names)
-    index = {n: i for i, n in enumerate(names)}
-    missing = sorted(k for k in jmap if k not in index)
-    if map_name != "cmu" and missing:
-        raise _fail(path, f"joint map {map_name} names joints not in the file: {missing}; file has {names}")
-    jmap = {k: v for k, v in jmap.items() if k in index}
-    if len(jmap) < 2:
-        raise _fail(
-            path,
-            f"unknown skeleton: only {sorted(jmap)} of its joints are mapped to SMPL; give a joint map "
-            f"(--joint-map FILE.json, source joint -> SMPL joint). Joints: {names}",
-        )
-
-    deg0 = np.degrees(angles[0])
-    is_rest = np.allclose(angles[0, 0], 0.0) and np.allclose(deg0, np.round(deg0), atol=1e-4)
-    start = 1 if skip_rest_frame and is_rest and bvh.frame_count > 2 else 0
-    rest = np.asarray(bvh.rest_pose_positions())  # every node, joints and end sites (N, 3)
-    if units == "auto":
-        unit_name, scale = _detect_scale(path, rest, bvh.node_index, jmap)
-    elif isinstance(units, str) and units in BVH_UNITS:
-        unit_name, scale = units, BVH_UNITS[units]
-    else:
-        try:
-            scale, unit_name = float(units), f"{float(units)} m/unit"
-        except ValueError:
-            raise _fail(
-                path, f"units must be 'auto', one of {sorted(BVH_UNITS)} or metres per unit, got {units!r}"
-            ) from None
-        if not scale > 0:
-            raise _fail(path, f"units must be > 0 metres per unit, got {scale}")
-
+    jmap, map_name = _bvh_joint_map(path, names, joint_map)
+    start = 1 if skip_rest_frame and _is_rest_pose(angles[0]) and bvh.frame_count > 2 else 0
+    unit_name, scale = _bvh_units(path, units, bvh, jmap)
     pos = np.asarray(bvh.joint_positions(), dtype=np.float64)[start:] * scale
     _check_positions(path, pos, names, first=start)
-    # Global orientations: compose each joint's local Euler rotation (BVH channel order, intrinsic) down the tree.
-    topo = bvh.fk_topology
-    joint_of_node = topo.joint_idx
-    parent_joint = np.full(len(names), -1)
-    for node, j in enumerate(joint_of_node):
-        if j < 0:
-            continue
-        pn = topo.parent_idx[node]
-        while pn >= 0 and joint_of_node[pn] < 0:
-            pn = topo.parent_idx[pn]
-        parent_joint[j] = joint_of_node[pn] if pn >= 0 else -1
-    a = angles[start:]
-    t = a.shape[0]
-    rot = np.empty((t, len(names), 3, 3))
-    for j, order in enumerate(bvh.euler_orders):
-        local = Rotation.from_euler(order.upper(), a[:, j], degrees=False).as_matrix()
-        rot[:, j] = local if parent_joint[j] < 0 else rot[:, parent_joint[j]] @ local
+    parent_joint = _parent_joints(bvh)
+    rot = _global_rotations(bvh, angles[start:], parent_joint)
     world_up = bvh.world_up if up == "auto" else up
-    if world_up not in ("+y", "+z"):
-        raise _fail(path, f"up axis {world_up!r} is not supported; pass up='+y' or '+z'")
-    if world_up == "+y":
-        # y up -> z up: +90 degrees about x, (x, y, z) -> (x, -z, y).
-        to_z = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
-        pos = pos @ to_z.T
-        rot = to_z @ rot
+    pos, rot = _to_z_up(path, world_up, pos, rot)
     quat = np.roll(Rotation.from_matrix(rot.reshape(-1, 3, 3)).as_quat(), 1, axis=-1).reshape(
-        t, len(names), 4
+        rot.shape[0], len(names), 4
     )
     # Unmapped joints keep their names, prefixed where one would clash with an SMPL name (CMU has its own "Neck").
     out_names = tuple(jmap.get(n, f"bvh:{n}" if n in SMPL_JOINTS else n) for n in names)
@@ -447,3 +414,118 @@ def read_bvh(
         source=str(path),
         metadata=meta,
     )
+
+
+def _parse_bvh(path: Path, up: str) -> tuple[Any, np.ndarray]:
+    """The file parsed by ``pybvh`` and its joint angles (T, J, 3) rad, refusing a file that is missing,
+    malformed, shorter than 2 frames, non-finite or at an implausible rate."""
+    import pybvh
+
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    if up not in ("auto", "+y", "+z"):
+        raise ValueError(f"{path}: up must be 'auto', '+y' or '+z', got {up!r}")
+    check_bvh_hierarchy(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bvh = pybvh.read_bvh_file(path, world_up=up if up != "auto" else "auto")
+    except Exception as e:  # pybvh raises ValueError/IndexError/KeyError on malformed files
+        raise _fail(path, f"not a readable BVH file ({type(e).__name__}: {e}); is it truncated?") from e
+    if bvh.frame_count < 2:
+        raise _fail(path, f"needs at least 2 frames of motion, got {bvh.frame_count}")
+    angles = np.asarray(bvh.joint_angles, dtype=np.float64)
+    root = np.asarray(bvh.root_pos, dtype=np.float64)
+    if not (np.all(np.isfinite(angles)) and np.all(np.isfinite(root))):
+        raise _fail(path, "motion data has non-finite values")
+    if not (np.isfinite(bvh.frame_time) and bvh.frame_time > 0):
+        raise _fail(path, f"Frame Time must be > 0 seconds per frame, got {bvh.frame_time}")
+    _check_rate(path, "Frame Time", 1.0 / bvh.frame_time, bvh.frame_time, per_frame=True)
+    return bvh, angles
+
+
+def _bvh_joint_map(
+    path: Path, names: list[str], joint_map: str | Path | Mapping[str, str] | None
+) -> tuple[dict[str, str], str]:
+    """(file joint -> SMPL joint for the joints the file has, the map's name); a given map must name only
+    joints of the file, and at least 2 joints must map."""
+    if joint_map is None:
+        jmap, map_name = CMU_JOINT_MAP, "cmu"
+    elif isinstance(joint_map, Mapping):
+        jmap, map_name = dict(joint_map), "given"
+    else:
+        jmap, map_name = load_joint_map(joint_map), str(joint_map)
+    index = set(names)
+    missing = sorted(k for k in jmap if k not in index)
+    if map_name != "cmu" and missing:
+        raise _fail(path, f"joint map {map_name} names joints not in the file: {missing}; file has {names}")
+    jmap = {k: v for k, v in jmap.items() if k in index}
+    if len(jmap) < 2:
+        raise _fail(
+            path,
+            f"unknown skeleton: only {sorted(jmap)} of its joints are mapped to SMPL; give a joint map "
+            f"(--joint-map FILE.json, source joint -> SMPL joint). Joints: {names}",
+        )
+    return jmap, map_name
+
+
+def _is_rest_pose(angles: np.ndarray) -> bool:
+    """Whether one frame's joint angles (J, 3) rad are a rest pose: zero root rotation, whole-degree angles."""
+    deg = np.degrees(angles)
+    return bool(np.allclose(angles[0], 0.0) and np.allclose(deg, np.round(deg), atol=1e-4))
+
+
+def _bvh_units(path: Path, units: str | float, bvh: Any, jmap: Mapping[str, str]) -> tuple[str, float]:
+    """(unit name, metres per unit) from ``units``: detected, a name in ``BVH_UNITS`` or metres per unit."""
+    if units == "auto":
+        rest = np.asarray(bvh.rest_pose_positions())  # every node, joints and end sites (N, 3)
+        return _detect_scale(path, rest, bvh.node_index, jmap)
+    if isinstance(units, str) and units in BVH_UNITS:
+        return units, BVH_UNITS[units]
+    try:
+        scale, unit_name = float(units), f"{float(units)} m/unit"
+    except ValueError:
+        raise _fail(
+            path, f"units must be 'auto', one of {sorted(BVH_UNITS)} or metres per unit, got {units!r}"
+        ) from None
+    if not scale > 0:
+        raise _fail(path, f"units must be > 0 metres per unit, got {scale}")
+    return unit_name, scale
+
+
+def _parent_joints(bvh: Any) -> np.ndarray:
+    """Each joint's nearest ancestor joint (end sites skipped), -1 for the root (J,)."""
+    topo = bvh.fk_topology
+    joint_of_node = topo.joint_idx
+    parent_joint = np.full(len(bvh.joint_names), -1)
+    for node, j in enumerate(joint_of_node):
+        if j < 0:
+            continue
+        pn = topo.parent_idx[node]
+        while pn >= 0 and joint_of_node[pn] < 0:
+            pn = topo.parent_idx[pn]
+        parent_joint[j] = joint_of_node[pn] if pn >= 0 else -1
+    return parent_joint
+
+
+def _global_rotations(bvh: Any, angles: np.ndarray, parent_joint: np.ndarray) -> np.ndarray:
+    """Global joint orientations (T, J, 3, 3): each joint's local Euler rotation (BVH channel order, intrinsic)
+    composed down the tree from angles (T, J, 3) rad."""
+    from scipy.spatial.transform import Rotation
+
+    rot = np.empty((angles.shape[0], len(parent_joint), 3, 3))
+    for j, order in enumerate(bvh.euler_orders):
+        local = Rotation.from_euler(order.upper(), angles[:, j], degrees=False).as_matrix()
+        rot[:, j] = local if parent_joint[j] < 0 else rot[:, parent_joint[j]] @ local
+    return rot
+
+
+def _to_z_up(path: Path, world_up: str, pos: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (T, J, 3) and orientations (T, J, 3, 3) in a ``world_up`` (+y or +z) world -> z up."""
+    if world_up not in ("+y", "+z"):
+        raise _fail(path, f"up axis {world_up!r} is not supported; pass up='+y' or '+z'")
+    if world_up == "+y":
+        # y up -> z up: +90 degrees about x, (x, y, z) -> (x, -z, y).
+        to_z = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+        return pos @ to_z.T, to_z @ rot
+    return pos, rot

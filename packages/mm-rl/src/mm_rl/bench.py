@@ -25,7 +25,7 @@ def bench(
     warmup: int = 1,
 ) -> dict[str, Any]:
     from mm_rl.config import resolve
-    from mm_rl.train import Trainer
+    from mm_rl.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:
         if not motions:  # a kinematic test motion of the embodiment (every joint swings)

@@ -29,7 +29,7 @@ def _short(metrics: Any) -> dict[str, Any]:
 
 def train(
     embodiment: str = typer.Option(
-        None, "--embodiment", "-e", help="Embodiment (mm models list). Default: tiny."
+        None, "--embodiment", "-e", help="Embodiment (mm models list). Default: tiny (the demo)."
     ),
     motions: list[str] = typer.Option(
         None,
@@ -63,17 +63,49 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="No progress bar; print a JSON summary."),
 ) -> None:
     """Train a policy with PPO. With no arguments: a short CPU demo (tiny legs, generated walk, a few minutes)."""
+    check_device(device)
+    check_backend(backend)
+    cfg = _train_config(
+        embodiment, config, overrides, motions, backend, num_worlds, samples, updates, minutes, seed, device
+    )
+    _check_fine_tune(resume_from, reset_std)
+    run_dir = run_dir or Path("runs") / cfg.embodiment
+    from mm_core.outputs import prepare_output_dir
+
+    prepare_output_dir(run_dir, "train", overwrite=overwrite)  # never writes into a directory of the user's
+    summary = _run_training(cfg, run_dir, resume_from, reset_std, progress=not as_json)
+    if summary is None:  # not rank 0
+        return
+    if _is_demo(cfg):
+        summary["before_after"] = _before_after(run_dir)
+    if as_json:
+        echo_json(summary)
+        return
+    _print_summary(summary, run_dir)
+
+
+def _train_config(
+    embodiment: str | None,
+    config: Path | None,
+    overrides: list[str] | None,
+    motions: list[str] | None,
+    backend: str | None,
+    num_worlds: int | None,
+    samples: float | None,
+    updates: int | None,
+    minutes: float | None,
+    seed: int | None,
+    device: str | None,
+) -> Any:
+    """The resolved TrainConfig of ``mm train``'s options (preset, config file, options, ``--set``)."""
     from mm_core import RegistryError
     from mm_rl.config import ConfigError, resolve
 
     for flag, value in (("--samples", samples), ("--minutes", minutes)):
         if value is not None and not value > 0:
             raise fail(f"{flag} {value}: a training budget must be > 0")
-    check_device(device)
-    check_backend(backend)
-
     try:
-        cfg = resolve(
+        return resolve(
             embodiment,
             config,
             overrides or [],
@@ -88,25 +120,29 @@ def train(
         )
     except (ConfigError, RegistryError) as e:  # presets look the embodiment up: unknown names land here
         raise fail(str(e)) from e
+
+
+def _check_fine_tune(resume_from: Path | None, reset_std: float | None) -> None:
     if reset_std is not None and resume_from is None:
         raise fail("--reset-std needs --resume-from (the checkpoint whose std to reset)")
     if resume_from is not None:  # before any setup work: a wrong path is one quick error
+        from mm_rl.checkpoint import CheckpointError
         from mm_rl.checkpoint import resolve as resolve_checkpoint
 
-        resolve_checkpoint(resume_from)
-    run_dir = run_dir or Path("runs") / cfg.embodiment
-    from mm_core.outputs import prepare_output_dir
+        try:
+            resolve_checkpoint(resume_from)
+        except CheckpointError as e:
+            raise fail(str(e)) from e
 
-    prepare_output_dir(run_dir, "train", overwrite=overwrite)  # never writes into a directory of the user's
-    demo = cfg.embodiment == "tiny" and not cfg.motions
-    summary = _run_training(cfg, run_dir, resume_from, reset_std, progress=not as_json)
-    if summary is None:  # not rank 0
-        return
-    if demo:
-        summary["before_after"] = _before_after(run_dir)
-    if as_json:
-        echo_json(summary)
-        return
+
+def _is_demo(cfg: Any) -> bool:
+    """The demo: the default embodiment on the generated walk (no motions given); it reports before and after."""
+    from mm_rl.config import DEFAULT_EMBODIMENT
+
+    return cfg.embodiment == DEFAULT_EMBODIMENT and not cfg.motions
+
+
+def _print_summary(summary: dict[str, Any], run_dir: Path) -> None:
     last = summary["last"]
     if last:
         typer.echo(
@@ -114,7 +150,7 @@ def train(
             f"(env {100 * last['frac_env']:.0f} %, policy {100 * last['frac_act']:.0f} %, "
             f"learning {100 * last['frac_learn']:.0f} %)"
         )
-    if demo:
+    if "before_after" in summary:
         ba = summary["before_after"]
         print_table(
             [
@@ -132,7 +168,8 @@ def _run_training(cfg: Any, run_dir: Path, resume_from: Path | None, reset_std: 
     from mm_rl.checkpoint import CheckpointError
     from mm_rl.config import ConfigError
     from mm_rl.motions import MotionInputError
-    from mm_rl.train import Trainer, TrainError
+    from mm_rl.run_dir import RunDirError
+    from mm_rl.trainer import Trainer, TrainError
 
     try:
         trainer = Trainer(cfg, run_dir, resume_from=resume_from, reset_std=reset_std, progress=progress)
@@ -157,7 +194,15 @@ def _run_training(cfg: Any, run_dir: Path, resume_from: Path | None, reset_std: 
             )
             raise typer.Exit(130) from None
         trainer.close()
-    except (ConfigError, TrainError, CheckpointError, MotionInputError, ContractError, RegistryError) as e:
+    except (
+        ConfigError,
+        TrainError,
+        RunDirError,
+        CheckpointError,
+        MotionInputError,
+        ContractError,
+        RegistryError,
+    ) as e:
         raise fail(str(e)) from e
     except ValueError as e:  # mm-sim's checks of motions and task config name the file or field
         raise fail(f"cannot set up training: {e}") from e

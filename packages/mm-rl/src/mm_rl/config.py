@@ -1,5 +1,11 @@
 """Training configuration: kw_only dataclasses, presets per embodiment, TOML files and ``--set key=value`` overrides.
 
+One override engine, :func:`set_key`, serves ``--set``, TOML files, explicit CLI options and ``config.json`` of a
+run or checkpoint (``config_from_dict``). Its ``task.*`` keys reach into mm-sim's typed ``TaskConfig``; a term map
+(``task.rewards`` etc.) given whole (a table) replaces the set, a key inside it (``task.rewards.site_pos.weight``)
+patches one term, and a value for one term goes through ``mm_sim.tasks.config.coerce_term`` (a number is a weight
+or a threshold, ``true`` switches it on with its registered defaults, ``false`` or a weight of 0 leaves it out).
+
 Light module (no torch): the CLI resolves the config before importing anything heavy.
 """
 
@@ -12,6 +18,11 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mm_sim.tasks.config import TERM_FIELDS, TaskConfig, TermCfg, coerce_term
+
+#: The embodiment ``mm train`` uses when none is given: its demo trains on the generated walk within minutes.
+DEFAULT_EMBODIMENT = "tiny"
 
 
 class ConfigError(ValueError):
@@ -31,7 +42,7 @@ class PolicyConfig:
     critic_depth: int = 16
     """Number of hidden critic layers."""
     init_std: float | None = None
-    """Initial action std; None takes the embodiment's ``extras["initial_std"]`` (1.0 if it has none)."""
+    """Initial action std; None takes the embodiment's ``spec.task.initial_std``."""
     obs_clip: float = 10.0
     """Normalised observations are clipped to +- this."""
 
@@ -92,7 +103,7 @@ class SamplingConfig:
 class TrainConfig:
     """Everything ``mm train`` needs; written to ``config.json`` in the run directory."""
 
-    embodiment: str = "tiny"
+    embodiment: str = DEFAULT_EMBODIMENT
     """Registry name of the embodiment (``mm models list``)."""
     motions: list[str] = field(default_factory=list)
     """Motion clip files (.npz); empty = the built-in generated demo walk."""
@@ -118,8 +129,9 @@ class TrainConfig:
     """Write a checkpoint every this many updates (always at the start and the end)."""
     keep_checkpoints: int = 3
     """Keep the newest this many periodic checkpoints (the step-0 one is always kept)."""
-    task: dict[str, Any] = field(default_factory=dict)
-    """Overrides of mm-sim's ``TaskConfig`` fields (dotted keys allowed, e.g. ``{"horizon": 500}``)."""
+    task: TaskConfig = field(default_factory=TaskConfig)
+    """The imitation task (mm-sim's ``TaskConfig``): :func:`preset` fills it with the embodiment's defaults
+    (``TaskConfig.for_embodiment``); ``--set task.horizon=500``, ``--set task.rewards.site_pos.weight=0.3``."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """Networks."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -133,19 +145,20 @@ SMALL_MODEL_MAX_ACTUATORS = 32
 
 
 def preset(embodiment: str) -> TrainConfig:
-    """Defaults per embodiment: the reference's settings for the MyoSuite models, a small fast setup for small
-    models (``tiny`` and plugin models with few muscles), the full-body setup for any other large model."""
-    if embodiment.startswith("bimanual"):
-        return TrainConfig(
-            embodiment=embodiment,
-            num_worlds=8192,
-            policy=PolicyConfig(actor_width=1024, actor_depth=4, critic_width=1024, critic_depth=4),
-            ppo=PPOConfig(num_steps=10, num_minibatches=32, lr_decay=False),
-        )
-    if not embodiment.startswith("myofullbody") and _num_actuators(embodiment) <= SMALL_MODEL_MAX_ACTUATORS:
+    """Defaults per embodiment, chosen by its properties (never its name), so a plugin embodiment gets what a
+    built-in with the same properties gets: a small fast setup for models with at most
+    ``SMALL_MODEL_MAX_ACTUATORS`` actuators (``tiny``, the hopper plugin), the reference's bimanual settings for
+    larger fixed-root models, its full-body settings for larger free-root ones. The task is the embodiment's
+    (``TaskConfig.for_embodiment``)."""
+    from mm_core import get_embodiment
+
+    spec = get_embodiment(embodiment)
+    task = TaskConfig.for_embodiment(spec)
+    if int(spec.compile().nu) <= SMALL_MODEL_MAX_ACTUATORS:
         # Small nets and short rollouts so the CPU demo learns within a few minutes on 2 cores.
         return TrainConfig(
             embodiment=embodiment,
+            task=task,
             num_worlds=64,
             max_updates=150,
             max_minutes=3.0,
@@ -156,13 +169,32 @@ def preset(embodiment: str) -> TrainConfig:
             # Tuned with Muon's AdamW-matched step (2.3x the reference's for these 128-wide layers).
             ppo=PPOConfig(num_steps=32, num_minibatches=8, epochs=2, lr=3e-3, muon_lr_scale="match_adamw"),
         )
-    return TrainConfig(embodiment=embodiment, num_worlds=8192)
+    if spec.root == "fixed":
+        return TrainConfig(
+            embodiment=embodiment,
+            task=task,
+            num_worlds=8192,
+            policy=PolicyConfig(actor_width=1024, actor_depth=4, critic_width=1024, critic_depth=4),
+            ppo=PPOConfig(num_steps=10, num_minibatches=32, lr_decay=False),
+        )
+    return TrainConfig(embodiment=embodiment, task=task, num_worlds=8192)
 
 
-def _num_actuators(embodiment: str) -> int:
+def config_from_dict(data: dict[str, Any], where: str = "config") -> TrainConfig:
+    """The TrainConfig of a ``config.json`` (a run directory's, or ``meta["config"]`` of a checkpoint) or of any
+    nested mapping of its keys.
+
+    Keys absent from ``data`` keep ``TrainConfig``'s defaults, except ``task``, which starts from the embodiment's
+    (``TaskConfig.for_embodiment``): so a config written before ``task`` was typed, where it held only overrides
+    (``{"horizon": 6}``, dotted keys allowed), loads to the task that run trained with.
+    """
     from mm_core import get_embodiment
 
-    return int(get_embodiment(embodiment).compile().nu)
+    embodiment = data.get("embodiment", DEFAULT_EMBODIMENT)
+    if not isinstance(embodiment, str):
+        raise ConfigError(f"{where}: embodiment must be a name (a string), got {embodiment!r}")
+    cfg = TrainConfig(embodiment=embodiment, task=TaskConfig.for_embodiment(get_embodiment(embodiment)))
+    return apply_mapping(cfg, data, where)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -176,37 +208,89 @@ def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
 
 def apply_mapping(cfg: Any, data: dict[str, Any], where: str) -> Any:
     """Set the fields of dataclass ``cfg`` from a nested mapping (in place); returns ``cfg``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table of config keys, got {data!r}")
     for key, value in data.items():
         set_key(cfg, key, value, where)
     return cfg
 
 
-def set_key(cfg: Any, dotted: str, value: Any, where: str = "--set") -> None:
-    """Set ``cfg.a.b = value`` for ``dotted="a.b"``, coercing to the field's type."""
+def set_key(cfg: Any, dotted: str, value: Any, where: str = "--set", *, path: str = "") -> None:
+    """Set ``cfg.a.b = value`` for ``dotted="a.b"``, coercing to the field's type (the one override engine).
+
+    Inside a task's term map (``task.rewards``, ``task.observations``, ...) the next part is a term name: a value
+    for the term itself goes through ``coerce_term`` (None from it removes the term); a key inside the term
+    (``weight``, ``params.k``) patches it, starting from the registered term's defaults if it is not in the set;
+    the whole map given as a table replaces the set. An unknown key or term fails with the valid ones. ``path``:
+    the dotted key of ``cfg`` itself (for messages).
+    """
     parts = dotted.split(".")
     obj = cfg
     for i, name in enumerate(parts):
-        if isinstance(obj, dict):  # free-form mapping (task overrides): keep the rest of the key dotted
-            rest = ".".join(parts[i:])
-            obj[rest] = value
+        if isinstance(obj, dict):  # free-form mapping (a term's params): keep the rest of the key dotted
+            obj[".".join(parts[i:])] = value
             return
+        here = ".".join([path] * bool(path) + parts[:i])
         fields = {f.name: f for f in dataclasses.fields(obj)}
         if name not in fields:
-            prefix = ".".join(parts[:i])
-            valid = ", ".join(f"{prefix + '.' if prefix else ''}{n}" for n in fields)
-            raise ConfigError(f"{where}: unknown key {dotted!r}; valid keys here: {valid}")
-        last = i == len(parts) - 1
+            valid = ", ".join(f"{here + '.' if here else ''}{n}" for n in fields)
+            key = f"{path}.{dotted}" if path else dotted
+            raise ConfigError(f"{where}: unknown key {key!r}; valid keys here: {valid}")
         current = getattr(obj, name)
-        if last:
+        if isinstance(obj, TaskConfig) and name in TERM_FIELDS:
+            map_path = f"{here}.{name}" if here else name
+            if i == len(parts) - 1:
+                setattr(obj, name, _term_map(TERM_FIELDS[name], value, where, map_path))
+            else:
+                _set_term(current, TERM_FIELDS[name], parts[i + 1 :], value, where, map_path)
+            return
+        if i == len(parts) - 1:
             if dataclasses.is_dataclass(current) and isinstance(value, dict):
-                apply_mapping(current, value, where)
-            elif isinstance(current, dict) and isinstance(value, dict):
-                current.update(value)
+                for key, item in value.items():
+                    set_key(current, key, item, where, path=f"{here}.{name}" if here else name)
             else:
                 hint = typing.get_type_hints(type(obj))[name]
-                setattr(obj, name, _coerce(value, hint, f"{where}: {dotted}"))
+                setattr(obj, name, _coerce(value, hint, f"{where}: {path + '.' if path else ''}{dotted}"))
             return
         obj = current
+
+
+def _term_map(kind: str, value: Any, where: str, path: str) -> dict[str, TermCfg]:
+    """A whole term map (a table replaces the set, as a map saved in ``config.json`` does)."""
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{where}: {path} must be a table of {kind} terms (name = value), got {value!r}; to set one term "
+            f"use {path}.NAME=VALUE"
+        )
+    terms: dict[str, TermCfg] = {}
+    for name, item in value.items():
+        _set_term(terms, kind, name.split("."), item, where, path)
+    return terms
+
+
+def _set_term(
+    terms: dict[str, TermCfg], kind: str, parts: list[str], value: Any, where: str, path: str
+) -> None:
+    """``terms[parts[0]]``, a ``kind`` term, set to ``value`` (no more parts) or patched inside (``weight``,
+    ``params.k``); a term that ends up switched off (None, weight 0) leaves the map."""
+    name, rest = parts[0], parts[1:]
+    try:
+        if rest:
+            base = terms.get(name) or coerce_term(kind, name, True)
+            term = TermCfg(weight=base.weight, params=dict(base.params))
+            set_key(term, ".".join(rest), value, where, path=f"{path}.{name}")
+            term = None if term.weight == 0 else term
+        else:
+            plain = dataclasses.asdict(value) if isinstance(value, TermCfg) else value
+            term = coerce_term(kind, name, plain)
+    except ConfigError:
+        raise
+    except ValueError as e:  # coerce_term: an unknown term (it lists the registered ones) or a wrong value
+        raise ConfigError(f"{where}: {path}.{name}: {e}") from None
+    if term is None:
+        terms.pop(name, None)
+    else:
+        terms[name] = term
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
@@ -230,6 +314,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         return [_coerce(v, args[0], where) for v in value] if args else list(value)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        return tuple(_coerce(v, item, where) for v in value)
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table/dict, got {value!r}")
@@ -280,7 +369,7 @@ def resolve(
 ) -> TrainConfig:
     """Preset for the embodiment, then the TOML file, then explicit CLI options (not None), then ``--set``."""
     file_data = load_toml(config_file) if config_file else {}
-    name = embodiment or file_data.get("embodiment") or "tiny"
+    name = embodiment or file_data.get("embodiment") or DEFAULT_EMBODIMENT
     cfg = preset(name)
     budget = ("max_samples", "max_updates", "max_minutes")
     if any(file_data.get(k) is not None or explicit.get(k) is not None for k in budget):

@@ -1,6 +1,7 @@
 """Deterministic evaluation: the policy on each motion from its first frame, one episode per motion.
 
-The task is the run's, with the embodiment's evaluation termination thresholds and no time limit. The errors are
+The task is the run's, with the embodiment's evaluation termination thresholds (``mm_rl.envs.task_config``) and no
+time limit. The errors are
 the env's own (``info["tracking"]``, computed from the same reference tensors and root offsets as the reward),
 summed per world on the device over every step of the episode, the failing step included, and averaged here.
 Metrics per motion (overall: coverage frame-weighted, errors step-weighted; README, "Evaluation metrics"):
@@ -27,7 +28,8 @@ import numpy as np
 import torch
 
 from mm_core import EvalReport, MotionClip
-from mm_rl.config import TrainConfig, from_dict
+from mm_rl.config import TrainConfig, config_from_dict
+from mm_rl.envs import make_env
 from mm_rl.policy import ActorCritic
 
 #: ``info["tracking"]`` key -> metric name (mean over steps; ``_sq_m2`` ones become root mean squares).
@@ -42,11 +44,13 @@ _RMS_ERRORS = {"site_rel_sq_m2": "site_rmse_rel_m", "site_abs_sq_m2": "site_rmse
 
 
 def eval_config(cfg: TrainConfig, backend: str | None) -> TrainConfig:
+    """A copy of the run's config for evaluation: no time limit, ``backend`` if given (the thresholds are
+    ``make_env(..., evaluation=True)``'s)."""
     import copy
 
     cfg = copy.deepcopy(cfg)
     # Evaluation runs whole clips: no time limit shorter than the longest motion.
-    cfg.task = {**cfg.task, "horizon": 10**9}
+    cfg.task.horizon = 10**9
     if backend:
         cfg.backend = backend
     return cfg
@@ -115,8 +119,6 @@ def evaluate_policy(
     backend: str | None = None,
 ) -> EvalReport:
     """Evaluate ``policy`` on every motion (one world each, in one env)."""
-    from mm_rl.train import make_env
-
     device = next(policy.parameters()).device
     clips = [MotionClip.load(p) for p in motion_paths]
     env = make_env(
@@ -160,7 +162,7 @@ def evaluate_checkpoint(
     from mm_rl.motions import resolve_motion_paths
 
     policy, meta = load_policy(path, torch.device(device))
-    cfg = from_dict(TrainConfig, meta["config"], str(path))
+    cfg = config_from_dict(meta["config"], str(path))
     cfg.device = device
     paths = resolve_motion_paths(motions) if motions else [Path(p) for p in meta["motions"]]
     missing = [str(p) for p in paths if not p.is_file()]

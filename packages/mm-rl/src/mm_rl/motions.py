@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 
 class MotionInputError(ValueError):
     """A motion argument names nothing usable; the message says which and what to give."""
@@ -53,8 +51,8 @@ def demo_clip_path(embodiment: str, cache_dir: Path) -> Path:
     """The built-in generated walk on ``embodiment``, saved under ``cache_dir`` (made once).
 
     Uses mm-retarget's generated, retargeted demo walk when mm-retarget provides it; otherwise (an install
-    without mm-retarget) a kinematic walk: sinusoidal hip/knee/ankle angles at 1 Hz, site poses by forward
-    kinematics. Both are real MuJoCo kinematics of the embodiment, no downloads.
+    without mm-retarget) a kinematic walk from the same normative gait curves (:func:`kinematic_walk`). Both are
+    real MuJoCo kinematics of the embodiment, no downloads.
     """
     path = cache_dir / f"demo_walk_{embodiment}.npz"
     if path.is_file():
@@ -75,35 +73,23 @@ def demo_clip_path(embodiment: str, cache_dir: Path) -> Path:
     return path
 
 
-def kinematic_walk(embodiment: str, seconds: float = 4.0, fps: float = 100.0, cadence_hz: float = 1.0):
-    """A walking-like MotionClip: sinusoidal sagittal hip/knee/ankle angles, site poses by forward kinematics."""
-    import mujoco
-
+def kinematic_walk(embodiment: str, seconds: float = 4.0, fps: float | None = None, stride_s: float = 1.1):
+    """A walking MotionClip on ``embodiment`` from mm's gait curves (:func:`mm_models.walk.walk_qpos`: normative
+    hip/knee/ankle angles, couplings applied, a free root moving forward), site poses by forward kinematics."""
     from mm_core import get_embodiment
-    from mm_sim.motion import clip_from_qpos, initial_qpos
+    from mm_models.walk import walk_qpos
+    from mm_sim.motion import clip_from_qpos
 
     spec = get_embodiment(embodiment)
     model = spec.compile()
-    t = np.arange(int(round(seconds * fps)) + 1) / fps
-    qpos = np.tile(initial_qpos(model, spec), (len(t), 1))
-    # Gait-like (offset, amplitude, phase) in rad per joint kind (flexion positive); right side half a cycle later.
-    shapes = {"hip": (0.2, 0.4, 0.0), "knee": (0.6, 0.5, 1.5), "ankle": (0.0, 0.25, 1.2)}
-    for j in range(model.njnt):
-        name = (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or "").lower()
-        kind = next((k for k in shapes if k in name), None)
-        if model.jnt_type[j] != mujoco.mjtJoint.mjJNT_HINGE or kind is None:
-            continue
-        offset, amp, phase = shapes[kind]
-        side = np.pi if name.endswith(("_r", "right")) else 0.0
-        angle = offset + amp * np.sin(2 * np.pi * cadence_hz * t + phase + side)
-        lo, hi = model.jnt_range[j] if model.jnt_limited[j] else (-np.inf, np.inf)
-        qpos[:, model.jnt_qposadr[j]] = np.clip(angle, lo + 1e-3, hi - 1e-3)
+    fps = float(fps) if fps is not None else 1.0 / spec.physics.control_dt
+    qpos = walk_qpos(model, spec, seconds=seconds, fps=fps, stride_s=stride_s)
     return clip_from_qpos(
         model,
         spec,
         qpos,
         fps,
         name="demo_walk",
-        source="mm_rl.motions.kinematic_walk",
-        metadata={"generator": "sinusoidal sagittal joint angles", "cadence_hz": cadence_hz},
+        source="mm_models.walk.walk_qpos",
+        metadata={"generator": "normative gait curves (mm_models.walk)", "stride_s": stride_s},
     )

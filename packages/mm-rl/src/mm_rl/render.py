@@ -7,6 +7,7 @@ chosen with ``MUJOCO_GL=egl|osmesa``; encoding uses imageio-ffmpeg's bundled ffm
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +40,35 @@ def render_checkpoint(
     stride: int = 2,
 ) -> Path:
     os.environ.setdefault("MUJOCO_GL", "egl")
-    import imageio
-    import mujoco
+    env, clip, traj = _rollout(path, motion)
+    model = env.model
+    n = len(traj["qpos"])
+    if seconds is not None:
+        n = min(n, int(seconds / (model.opt.timestep * env.sim.substeps)))
+    fps = 1.0 / (model.opt.timestep * env.sim.substeps * stride)
+    # The env moved the root xy to the origin at reset: move the reference ghost the same way.
+    offset = env.offset3[0, 0].double().cpu().numpy()
+    ghost_qpos = [_ghost_pose(model, clip.qpos[int(traj["frame"][k])], offset) for k in range(0, n, stride)]
+    frames = _frames(model, traj["qpos"][:n:stride], traj["act"][:n:stride], ghost_qpos, width, height)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _encode(frames, out, fps)
+    return out
+
+
+def _rollout(path: Path, motion: str | None) -> tuple[Any, Any, dict[str, np.ndarray]]:
+    """The checkpoint's deterministic evaluation rollout on one motion (``motion``: clip name or file, default the
+    first training motion): (env, clip, recorded trajectory)."""
     import torch
 
     from mm_core import MotionClip
     from mm_rl.checkpoint import load_policy
-    from mm_rl.config import TrainConfig, from_dict
+    from mm_rl.config import config_from_dict
+    from mm_rl.envs import make_env
     from mm_rl.evaluate import eval_config, rollout_first_episodes
     from mm_rl.motions import resolve_motion_paths
-    from mm_rl.train import make_env
 
     policy, meta = load_policy(path, torch.device("cpu"))
-    cfg = from_dict(TrainConfig, meta["config"], str(path))
+    cfg = config_from_dict(meta["config"], str(path))
     cfg.device = "cpu"
     paths = [Path(p) for p in meta["motions"]]
     if motion is not None:
@@ -64,11 +81,26 @@ def render_checkpoint(
     env = make_env(
         eval_config(cfg, None), [clip_path], torch.device("cpu"), seed=cfg.seed, num_worlds=1, evaluation=True
     )
-    traj = rollout_first_episodes(policy, env, record=True)[0]["trajectory"]
-    # The env moved the root xy to the origin at reset: move the reference ghost the same way.
-    offset = env.offset3[0, 0].double().cpu().numpy()
+    return env, clip, rollout_first_episodes(policy, env, record=True)[0]["trajectory"]
 
-    model = env.model
+
+def _ghost_pose(model: Any, qpos: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """The reference pose, its free root moved by the env's reset offset."""
+    import mujoco
+
+    qpos = qpos.copy()
+    if model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE):
+        qpos[:3] -= offset
+    return qpos
+
+
+def _frames(
+    model: Any, qpos: np.ndarray, act: np.ndarray, ghost_qpos: list[np.ndarray], width: int, height: int
+) -> Iterator[np.ndarray]:
+    """RGB frames, rendered as they are drawn: the pose ``qpos[k]`` with muscles coloured by ``act[k]``, the ghost
+    ``ghost_qpos[k]`` beside it, from the side. Raises RenderError at once when there is no OpenGL."""
+    import mujoco
+
     try:
         renderer = mujoco.Renderer(model, height, width)
     except Exception as e:  # noqa: BLE001 - MuJoCo raises several types when no GL context can be made
@@ -93,14 +125,34 @@ def render_checkpoint(
     cam.distance = max(2.0, 1.2 * float(model.stat.extent))
     opt = mujoco.MjvOption()
     pert = mujoco.MjvPerturb()
-    n = len(traj["qpos"])
-    if seconds is not None:
-        n = min(n, int(seconds / (model.opt.timestep * env.sim.substeps)))
-    fps = 1.0 / (model.opt.timestep * env.sim.substeps * stride)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    free = model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE)
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            for k in range(len(qpos)):
+                data.qpos[:] = qpos[k]
+                mujoco.mj_forward(model, data)
+                model.tendon_rgba[tendon_ids] = activation_rgba(act[k][act_adr])
+                ghost.qpos[:] = ghost_qpos[k]
+                mujoco.mj_kinematics(model, ghost)
+                cam.lookat[:] = data.qpos[:3] if free else model.stat.center
+                cam.lookat[:] += GHOST_OFFSET / 2
+                renderer.update_scene(data, cam)
+                _add_ghost(model, ghost, opt, pert, renderer.scene)
+                yield renderer.render()
+        finally:
+            renderer.close()
+
+    return frames()
+
+
+def _encode(frames: Iterator[np.ndarray], out: Path, fps: float) -> None:
+    """An H.264 MP4 at ``out``, written under a hidden temporary name and renamed: a killed render never leaves
+    half an MP4 there."""
+    import imageio
+
     from mm_core.outputs import atomic_path
 
-    # Written under a hidden temporary name and renamed: a killed render never leaves half an MP4 at ``out``.
     with (
         atomic_path(out) as tmp,
         imageio.get_writer(
@@ -113,22 +165,8 @@ def render_checkpoint(
             output_params=["-f", "mp4"],
         ) as writer,
     ):
-        for k in range(0, n, stride):
-            data.qpos[:] = traj["qpos"][k]
-            mujoco.mj_forward(model, data)
-            model.tendon_rgba[tendon_ids] = activation_rgba(traj["act"][k][act_adr])
-            ghost.qpos[:] = clip.qpos[int(traj["frame"][k])]
-            free = model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE)
-            if free:
-                ghost.qpos[:3] -= offset
-            mujoco.mj_kinematics(model, ghost)
-            cam.lookat[:] = data.qpos[:3] if free else model.stat.center
-            cam.lookat[:] += GHOST_OFFSET / 2
-            renderer.update_scene(data, cam)
-            _add_ghost(model, ghost, opt, pert, renderer.scene)
-            writer.append_data(renderer.render())
-    renderer.close()
-    return out
+        for frame in frames:
+            writer.append_data(frame)
 
 
 def _add_ghost(model: Any, ghost: Any, opt: Any, pert: Any, scene: Any) -> None:

@@ -91,9 +91,11 @@ def run_bench(
     seed: int = 0,
     compile: bool = True,
     torch_threads: int | None = 1,
+    tracking: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """``progress(done, total)`` is called before each timed step (the CLI's progress bar)."""
+    """``progress(done, total)`` is called before each timed step (the CLI's progress bar). ``tracking``: the
+    env publishes ``info["tracking"]`` (evaluation); off by default, as in training."""
     import torch
 
     if torch_threads:
@@ -118,7 +120,14 @@ def run_bench(
     )
     config = TaskConfig.for_embodiment(spec, compile=compile)
     env = ImitationEnv(
-        spec, clips, backend=backend, num_worlds=worlds, config=config, device=device, seed=seed
+        spec,
+        clips,
+        backend=backend,
+        num_worlds=worlds,
+        config=config,
+        device=device,
+        seed=seed,
+        tracking=tracking,
     )
     # Raw physics runs on its own worlds (same model, backend, count, initial state and ctrl sequence), so that
     # neither loop disturbs the other's state or solver warm start.
@@ -211,6 +220,7 @@ def run_bench(
         "steps": steps,
         "substeps": spec.physics.substeps,
         "compile": compile,
+        "tracking": tracking,
         "num_obs": env.num_obs,
         "task_steps_per_s": round(task, 2),
         "physics_steps_per_s": round(physics, 2),
@@ -242,10 +252,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--motion", action="append", default=None, help="MotionClip .npz (repeatable)")
     p.add_argument("--device", default=None)
     p.add_argument("--eager", action="store_true", help="task maths without torch.compile")
+    p.add_argument(
+        "--tracking", action="store_true", help="also compute info['tracking'] (as evaluation does)"
+    )
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     r = run_bench(
-        a.embodiment, a.backend, a.worlds, a.steps, motions=a.motion, device=a.device, compile=not a.eager
+        a.embodiment,
+        a.backend,
+        a.worlds,
+        a.steps,
+        motions=a.motion,
+        device=a.device,
+        compile=not a.eager,
+        tracking=a.tracking,
     )
     print(json.dumps(r, indent=2) if a.json else "\n".join(f"{k}: {v}" for k, v in r.items()))
 

@@ -10,15 +10,14 @@ import copy
 import inspect
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mm_sim.tasks.config import TaskConfig, TermCfg
+from mm_sim.tasks.state import TaskState
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -33,38 +32,15 @@ def _bind(fn: Callable[..., Any], env: ImitationEnv, params: dict[str, Any]) -> 
     return fn(env, **params) if inspect.isclass(fn) else partial(fn, **params)
 
 
-def _term_cfg(name: str, value: Any, *, reward: bool) -> TermCfg:
-    """A config entry as TermCfg: a number is a weight (reward/penalty, the registered term's default params) or
-    a threshold (termination); ``True`` switches a reward/penalty term on with its registered weight and params; a
-    dict holds TermCfg fields (``--set task.rewards.tall=0.1`` style overrides). A reward/penalty term given no
-    weight gets its registered default weight (``RewardTerm.weight``)."""
-    from mm_core import get_reward_term
-
-    if isinstance(value, dict):
-        value = TermCfg(**value)
-    if value is True and reward:
-        value = TermCfg(params=dict(get_reward_term(name).params))
-    if isinstance(value, TermCfg):
-        if reward and value.weight is None:
-            return replace(value, weight=float(get_reward_term(name).weight))
-        return value
-    if isinstance(value, int | float):
-        if not reward:
-            return TermCfg(params={"threshold": float(value)})
-        return TermCfg(weight=float(value), params=dict(get_reward_term(name).params))
-    raise ValueError(
-        f"task term {name!r}: expected a number, a dict, a TermCfg (or True for a reward/penalty term), "
-        f"got {value!r}"
-    )
-
-
 class ImitationEnv:
     """``num_envs`` worlds imitating reference motions (API: docs/internals.md, "Simulation").
 
     Per-world episode state: ``clip (N,)``, ``frame (N,)`` (reference frame index in the clip), ``episode_length
-    (N,)``, ``offset3 (N, 1, 3)`` (root xy the reference was moved by at reset). After each step ``cur`` and
-    ``ref`` hold the compared quantities of the state and of its reference frame while the terms run (see
-    ``_features``; call it to inspect them). ``step`` publishes per-world tracking errors in ``info["tracking"]``
+    (N,)``, ``offset3 (N, 1, 3)`` (root xy the reference was moved by at reset). While the terms run, ``cur`` and
+    ``ref`` hold the compared quantities of the state after the step and of its reference frame, each a
+    :class:`~mm_sim.tasks.state.TaskState` (None between steps; call ``_features`` to fill them). The terms are
+    the registered ones (``mm_*_terms`` hooks) that ``config`` names; ``terms[kind][name]`` holds each bound
+    term's resolved weight and params. ``step`` publishes per-world tracking errors in ``info["tracking"]``
     (see :meth:`tracking_errors`); ``reset(clips=..., frames=...)`` gives a deterministic start.
     """
 
@@ -78,18 +54,16 @@ class ImitationEnv:
         config: TaskConfig | None = None,
         device: str | None = None,
         seed: int = 0,
+        tracking: bool = True,
     ) -> None:
-        import mujoco
         import torch
 
-        from mm_core import get_reward_term
         from mm_sim.backends import make_sim
-        from mm_sim.motion import site_ids
         from mm_sim.motion_library import MotionLibrary
-        from mm_sim.tasks.observations import OBSERVATIONS
-        from mm_sim.tasks.terminations import TERMINATIONS
 
         self.spec = spec
+        #: Publish ``info["tracking"]`` from :meth:`step` (evaluation); training turns it off to save the work.
+        self.tracking = tracking
         self.config = copy.deepcopy(config) if config is not None else TaskConfig.for_embodiment(spec)
         self.model = m = spec.compile()
         self.sim: BatchedSim = make_sim(backend, m, num_worlds, spec.physics, device)
@@ -98,13 +72,27 @@ class ImitationEnv:
         self.num_actions = m.nu
         self.motions: MotionLibrary = MotionLibrary(motions, m, spec, self.device)
         self.free_root = spec.root == "free"
+        self._lookups()
+        self._bind_terms()
+        self._init_episode_state(seed)
+        if self.config.compile:
+            self._evaluate = torch.compile(self._evaluate, dynamic=False)  # type: ignore[method-assign]
+            self._reobserve = torch.compile(self._reobserve, dynamic=False)  # type: ignore[method-assign]
+        self.num_obs = int(self.reset().shape[1])
+
+    def _lookups(self) -> None:
+        """Name -> index lookups into the model, once: tracked sites, activations, touch sensors, lookahead steps;
+        and the reference root velocity in the root frame per frame (free roots)."""
+        import mujoco
+        import torch
+
+        from mm_sim.motion import site_ids
+
+        m, spec, dev, long = self.model, self.spec, self.device, torch.long
         if self.free_root and (m.njnt == 0 or m.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE):
             raise ValueError(
                 f"embodiment {spec.name!r} says root='free' but its first joint is not a free joint"
             )
-        dev, long = self.device, torch.long
-
-        # Name -> index lookups, once.
         sids = site_ids(m, spec.tracked_sites)
         self.site_id = torch.as_tensor(sids, device=dev)
         self.site_body = torch.as_tensor(m.site_bodyid[sids], device=dev)
@@ -120,54 +108,65 @@ class ImitationEnv:
         self.touch_adr = torch.as_tensor(touch, dtype=long, device=dev)
         fps = 1.0 / spec.physics.control_dt
         self.lookahead_steps = torch.as_tensor([round(s * fps) for s in self.config.lookahead_s], device=dev)
-        lib = self.motions
         self._check_clip_lengths(fps)
         if self.free_root:  # reference root velocity in the root frame, per frame (F, 6)
             from mm_sim.rotations import quat_to_mat
 
+            lib = self.motions
             rmat = quat_to_mat(lib.qpos[:, 3:7])
             lin = (rmat.transpose(1, 2) @ lib.qvel[:, :3].unsqueeze(2)).squeeze(2)
             self._ref_root_vel_local = torch.cat((lin, lib.qvel[:, 3:6]), 1)
 
-        # Terms.
-        self.obs_terms = {
-            k: f for k, f in OBSERVATIONS.items() if self.free_root or k not in ("root", "root_vel")
-        }
-        if not len(self.touch_adr):
-            self.obs_terms.pop("touch")
-        cfg = self.config
-        cfg.rewards = {n: _term_cfg(n, t, reward=True) for n, t in cfg.rewards.items()}
-        cfg.penalties = {n: _term_cfg(n, t, reward=True) for n, t in cfg.penalties.items()}
-        cfg.terminations = {n: _term_cfg(n, t, reward=False) for n, t in cfg.terminations.items()}
-        self.reward_terms = {n: _bind(get_reward_term(n).fn, self, t.params) for n, t in cfg.rewards.items()}
-        self.penalty_terms = {
-            n: _bind(get_reward_term(n).fn, self, t.params) for n, t in cfg.penalties.items()
-        }
-        unknown = sorted(set(self.config.terminations) - set(TERMINATIONS))
-        if unknown:
-            raise ValueError(f"unknown termination term(s) {unknown}; valid: {sorted(TERMINATIONS)}")
-        self.termination_terms = {
-            n: partial(TERMINATIONS[n], **t.params) for n, t in self.config.terminations.items()
-        }
+    def _bind_terms(self) -> None:
+        """Look up the config's terms in the registry (``mm_*_terms`` hooks; an unknown name lists the valid ones)
+        and bind each as ``f(env)``: params = the record's updated by the config's, weight = the config's or, when
+        None, the record's (:attr:`~mm_core.records.RewardTerm.weight`). The config itself is not modified; the
+        resolved entries are in ``self.terms[kind]`` (kind: observation, reward, penalty, termination)."""
+        from mm_core.registry import observation_terms, reward_terms, termination_terms
 
-        # Episode state.
-        n = num_worlds
+        cfg = self.config
+        self.terms: dict[str, dict[str, TermCfg]] = {}
+        bound: dict[str, dict[str, Callable[[ImitationEnv], Any]]] = {}
+        for kind, entries, reg in (
+            ("observation", cfg.observations, observation_terms),
+            ("reward", cfg.rewards, reward_terms),
+            ("penalty", cfg.penalties, reward_terms),
+            ("termination", cfg.terminations, termination_terms),
+        ):
+            self.terms[kind], bound[kind] = {}, {}
+            for name, t in entries.items():
+                if not isinstance(t, TermCfg):
+                    raise TypeError(
+                        f"task config: {kind} term {name!r} is {t!r}, not a TermCfg; build the config with "
+                        "TaskConfig(...), TaskConfig.from_dict or mm_sim.tasks.config.coerce_term"
+                    )
+                rec = reg.get(name)
+                weight = t.weight if t.weight is not None else getattr(rec, "weight", None)
+                resolved = TermCfg(weight=weight, params={**rec.params, **t.params})
+                self.terms[kind][name] = resolved
+                bound[kind][name] = _bind(rec.fn, self, resolved.params)
+        self.obs_terms = bound["observation"]
+        self.reward_terms, self.penalty_terms = bound["reward"], bound["penalty"]
+        self.termination_terms = bound["termination"]
+
+    def _init_episode_state(self, seed: int) -> None:
+        """Per-world episode tensors (all zero until :meth:`reset`), the reset RNG and the term state slots."""
+        import torch
+
+        n, nu, dev, long = self.num_envs, self.num_actions, self.device, torch.long
         self.generator = torch.Generator(device=dev).manual_seed(seed)
         self.clip = torch.zeros(n, dtype=long, device=dev)
         self.frame = torch.zeros(n, dtype=long, device=dev)
         self.episode_length = torch.zeros(n, dtype=long, device=dev)
         self.offset3 = torch.zeros(n, 1, 3, device=dev)
-        self.actions = torch.zeros(n, m.nu, device=dev)
-        self.ctrl_action = torch.zeros(n, m.nu, device=dev)
+        self.actions = torch.zeros(n, nu, device=dev)
+        self.ctrl_action = torch.zeros(n, nu, device=dev)
         self.prev_ctrl_action = self.ctrl_action
         self.nan_resets = 0
         self._start: tuple[torch.Tensor, torch.Tensor] | None = None  # deterministic (clip, frame) per world
         self._heading_invariant = self.free_root and self.config.heading_invariant
-        self.cur = self.ref = SimpleNamespace()
-        if self.config.compile:
-            self._evaluate = torch.compile(self._evaluate, dynamic=False)  # type: ignore[method-assign]
-            self._reobserve = torch.compile(self._reobserve, dynamic=False)  # type: ignore[method-assign]
-        self.num_obs = int(self.reset().shape[1])
+        self.cur: TaskState | None = None
+        self.ref: TaskState | None = None
 
     # ----------------------------------------------------------------------------------------------- features
     def _features(self) -> None:
@@ -183,20 +182,29 @@ class ImitationEnv:
         cv = s.cvel[:, self.site_body].to(f32)  # (N, S, 6) [rot, lin] at the subtree com of the body's root
         w = cv[..., :3]
         lin = cv[..., 3:] + torch.linalg.cross(w, sp - s.subtree_com[:, self.site_root].to(f32))
-        cur = SimpleNamespace(qpos=q, qvel=v, act=s.act.to(f32), site_pos=sp, site_mat=sm)
-        cur.rel_pos, cur.rel_linvel, cur.rel_angvel = (
-            sp[:, 1:] - sp[:, :1],
-            lin[:, 1:] - lin[:, :1],
-            w[:, 1:] - w[:, :1],
-        )
-        cur.rel_mat = mat_tmul(sm[:, :1], sm[:, 1:])
         idx = lib.clip_start[self.clip] + self.frame
         rq = lib.qpos[idx]
-        ref = SimpleNamespace(
-            qvel=lib.qvel[idx], site_pos=lib.site_pos[idx] - self.offset3, site_mat=lib.site_xmat[idx]
+        cur = TaskState(
+            qpos=q,
+            qvel=v,
+            act=s.act.to(f32),
+            site_pos=sp,
+            site_mat=sm,
+            rel_pos=sp[:, 1:] - sp[:, :1],
+            rel_mat=mat_tmul(sm[:, :1], sm[:, 1:]),
+            rel_linvel=lin[:, 1:] - lin[:, :1],
+            rel_angvel=w[:, 1:] - w[:, :1],
         )
-        ref.rel_pos, ref.rel_mat = lib.rel_pos[idx], lib.rel_mat[idx]
-        ref.rel_linvel, ref.rel_angvel = lib.rel_linvel[idx], lib.rel_angvel[idx]
+        ref = TaskState(
+            qpos=rq,
+            qvel=lib.qvel[idx],
+            site_pos=lib.site_pos[idx] - self.offset3,
+            site_mat=lib.site_xmat[idx],
+            rel_pos=lib.rel_pos[idx],
+            rel_mat=lib.rel_mat[idx],
+            rel_linvel=lib.rel_linvel[idx],
+            rel_angvel=lib.rel_angvel[idx],
+        )
         if self.free_root:
             from mm_sim.rotations import quat_to_mat
 
@@ -209,8 +217,6 @@ class ImitationEnv:
             if self._heading_invariant:
                 cur.yaw = torch.atan2(rmat[:, 1, 0], rmat[:, 0, 0])
                 cur.heading = (cur.yaw.cos(), cur.yaw.sin())
-        else:
-            ref.qpos = rq
         self.cur, self.ref = cur, ref
 
     def to_heading(self, vec: torch.Tensor) -> torch.Tensor:
@@ -264,7 +270,7 @@ class ImitationEnv:
         """Observation term -> width, in order."""
         self._features()
         layout = {k: int(f(self).shape[1]) for k, f in self.obs_terms.items()}
-        self.cur = self.ref = SimpleNamespace()
+        self.cur = self.ref = None
         return layout
 
     # ------------------------------------------------------------------------------------------------- reset
@@ -280,7 +286,7 @@ class ImitationEnv:
                 f"longest lookahead {max(self.config.lookahead_s):g} s + 1 frame): their episodes last at most "
                 "frames - 1 control steps and their lookahead stops at their last frame; give longer clips",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def _start_of(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -293,21 +299,17 @@ class ImitationEnv:
         """Reference-state init of the worlds in ``mask`` (N,): a random clip and frame (or the deterministic start
         given to :meth:`reset`), qpos/qvel from the motion, root xy at the origin (free roots), act = ctrl = 0."""
         ids = mask.nonzero().squeeze(1)
-        lib, s = self.motions, self.sim
+        lib = self.motions
         clip, frame = self._start_of(ids)
         idx = lib.clip_start[clip] + frame
-        qpos = lib.qpos[idx].clone()
+        qpos = lib.qpos[idx]  # a copy (advanced indexing)
         if self.free_root:
             self.offset3[ids, 0, :2] = qpos[:, :2]
             qpos[:, :2] = 0
-        s.qpos[ids] = qpos.to(s.qpos.dtype)
-        s.qvel[ids] = lib.qvel[idx].to(s.qvel.dtype)
-        for f in (s.act, s.ctrl, s.qacc_warmstart):
-            f[ids] = 0
+        self.sim.set_worlds(ids, qpos, lib.qvel[idx])  # state writes + forward of those worlds
         self.clip[ids], self.frame[ids] = clip, frame
         self.episode_length[ids] = 0
         self.ctrl_action[ids] = -1  # ctrl 0
-        s.forward(mask)
 
     def reset(
         self,
@@ -381,7 +383,7 @@ class ImitationEnv:
         """Observation (N, num_obs) of the current state (after resets); compiled with ``config.compile``."""
         self._features()
         obs = self._observe()
-        self.cur = self.ref = SimpleNamespace()
+        self.cur = self.ref = None
         return obs
 
     # -------------------------------------------------------------------------------------------------- step
@@ -424,16 +426,11 @@ class ImitationEnv:
         ``frame`` (after :meth:`_features`); ``step`` uses it, and it scores a kinematically replayed motion."""
         import torch
 
-        terms = {
-            n: t.weight * f(self)
-            for (n, f), t in zip(self.reward_terms.items(), self.config.rewards.values(), strict=True)
-        }
+        weights = self.terms["reward"]
+        terms = {n: weights[n].weight * f(self) for n, f in self.reward_terms.items()}
         reward = torch.stack(list(terms.values())).sum(0) if terms else self.actions.new_zeros(self.num_envs)
         if self.penalty_terms:
-            pens = {
-                n: -t.weight * f(self)
-                for (n, f), t in zip(self.penalty_terms.items(), self.config.penalties.values(), strict=True)
-            }
+            pens = {n: -self.terms["penalty"][n].weight * f(self) for n, f in self.penalty_terms.items()}
             terms.update(pens)
             reward = reward + torch.stack(list(pens.values())).sum(0).clamp_min(self.config.penalty_floor)
         failed = self.sim.nonfinite.clone()
@@ -444,19 +441,21 @@ class ImitationEnv:
     def _evaluate(self) -> tuple[Any, ...]:
         """Advance the episode counters, then features, reward, termination and observation of the state after
         the step, and the episode tensors for ``info`` (pure tensor maths, compiled with ``torch.compile`` when
-        ``config.compile``: everything here becomes one graph, so it is kept free of Python branching on data)."""
+        ``config.compile``: everything here becomes one graph, so it is kept free of Python branching on data).
+        The tracking errors only when ``self.tracking`` (evaluation; training does not read them): each output of
+        a compiled graph costs wrapper work on every call, and their maths ~1-2 us per world on a CPU."""
         self.frame += 1
         self.episode_length += 1
         self._features()
         reward, terminated, terms = self.score()
-        tracking = self.tracking_errors()
+        tracking = self.tracking_errors() if self.tracking else None
         truncated = ~terminated & (
             (self.episode_length >= self.config.horizon)
             | (self.frame >= self.motions.clip_len[self.clip] - 1)
         )
         obs = self._observe()
         # cur/ref live only while the terms run: kept on self, a compiled step would have to output every tensor.
-        self.cur = self.ref = SimpleNamespace()
+        self.cur = self.ref = None
         done = terminated | truncated
         episode = {
             "clip": self.clip.clone(),
@@ -471,9 +470,9 @@ class ImitationEnv:
         """Apply actions (N, nu) in [-1, 1] (ctrl = (a + 1) / 2), step the physics, score against frame k+1.
 
         Returns ``obs (N, num_obs), reward (N,), terminated (N,), truncated (N,), info``; done worlds are reset
-        and ``obs`` is theirs after reset, ``info["final_obs"]`` before it. ``info["tracking"]``: the per-world
-        errors of the state after the step, before any reset (:meth:`tracking_errors`); ``info["frame"]``: the
-        reference frame they compare with.
+        and ``obs`` is theirs after reset, ``info["final_obs"]`` before it. ``info["tracking"]`` (when
+        ``self.tracking``, the default): the per-world errors of the state after the step, before any reset
+        (:meth:`tracking_errors`); ``info["frame"]``: the reference frame they compare with.
         """
         import torch
 
@@ -487,20 +486,20 @@ class ImitationEnv:
         self.sim.ctrl.copy_((self.ctrl_action + 1.0) * 0.5)
         self.sim.step()
         obs, reward, terminated, truncated, terms, tracking, episode, done, any_done = self._evaluate()
-        info: dict[str, Any] = {"reward_terms": terms, "tracking": tracking, **episode}
+        info: dict[str, Any] = {"reward_terms": terms, **episode}
+        final_obs = obs
         if bool(any_done):
             nonfinite = self.sim.nonfinite
             if bool(nonfinite.any()):
                 self.nan_resets += int(nonfinite.sum())
                 reward = torch.where(nonfinite, 0.0, reward)
-                tracking = {k: torch.where(nonfinite, 0.0, v) for k, v in tracking.items()}
-                info["tracking"] = tracking
-                obs = torch.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
-            final_obs = obs
+                if tracking is not None:
+                    tracking = {k: torch.where(nonfinite, 0.0, v) for k, v in tracking.items()}
+                final_obs = torch.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
             self._reset_worlds(done)
             obs = self._reobserve()
-        else:
-            final_obs = obs
+        if tracking is not None:
+            info["tracking"] = tracking
         info["final_obs"] = final_obs
         info["nan_resets"] = self.nan_resets
         info["overflow_count"] = self.sim.overflow_count

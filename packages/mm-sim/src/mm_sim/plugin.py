@@ -1,4 +1,5 @@
-"""mm-sim's plugin: the ``warp`` and ``mujoco`` backends, the built-in reward terms and ``mm sim`` commands.
+"""mm-sim's plugin: the ``warp`` and ``mujoco`` backends, the built-in task terms (observation, reward,
+termination) and ``mm sim`` commands.
 
 Light at import (no torch / mujoco / warp): heavy modules are imported inside the factories and commands.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mm_core import hookimpl
-from mm_core.records import RewardTerm, SimBackend
+from mm_core.records import ObservationTerm, RewardTerm, SimBackend, TerminationTerm
 
 if TYPE_CHECKING:  # pragma: no cover
     import typer
@@ -52,6 +53,20 @@ def mm_sim_backends() -> list[SimBackend]:
 @hookimpl
 def mm_reward_terms() -> list[RewardTerm]:
     from mm_sim.tasks.rewards import BUILTIN
+
+    return list(BUILTIN)
+
+
+@hookimpl
+def mm_observation_terms() -> list[ObservationTerm]:
+    from mm_sim.tasks.observations import BUILTIN
+
+    return list(BUILTIN)
+
+
+@hookimpl
+def mm_termination_terms() -> list[TerminationTerm]:
+    from mm_sim.tasks.terminations import BUILTIN
 
     return list(BUILTIN)
 

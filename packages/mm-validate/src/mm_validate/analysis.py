@@ -14,14 +14,10 @@ from mm_validate.quantities import SIDES, JointMap, Recording, Signals, build_jo
 if TYPE_CHECKING:  # pragma: no cover
     import mujoco
 
-    from mm_validate.reference import Reference
+    from mm_validate.reference_types import Reference
 
 #: Vertical GRF above this (multiples of body weight) counts as foot contact.
 CONTACT_THRESHOLD_BW = 0.05
-#: Event methods whose foot strikes differ by more than this (median, % of the stride) are reported.
-EVENT_TOLERANCE_PCT = 5.0
-#: Fewer cycles than this (both legs) are reported as too few for a reliable mean and SD.
-MIN_CYCLES = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,13 +76,39 @@ def analyse(
         raise ValueError(f"unknown gait event method {events!r}; valid: {', '.join(EVENT_METHODS)}")
     jm = build_joint_map(model, feet)
     sig = compute_signals(model, jm, rec)
+    contact, contact_source = _contact(sig, jm, rec.fps, events)
     notes: list[str] = []
+    cycles: dict[str, list[gait.Cycle]] = {}
+    sources = set()
+    for i, side in enumerate(SIDES):
+        ev, source, note = _side_events(sig, rec, i, contact, contact_source)
+        sources.add(source)
+        notes += [note] if note else []
+        cycles[side] = [c for span in rec.spans() for c in gait.segment_cycles(ev, side, span, rec.fps)]
+    curves = {}
+    for q, v in sig.values.items():
+        rows = [gait.normalise(v[:, i], c) for i, side in enumerate(SIDES) for c in cycles[side]]
+        if rows:
+            curves[q] = np.stack(rows)
+    return Analysis(
+        curves=curves,
+        cycles=cycles,
+        gait_type=gait.gait_type(cycles["left"], cycles["right"], contact),
+        event_source=" + ".join(sorted(sources)),
+        signals=sig,
+        joint_map=jm,
+        fps=rec.fps,
+        notes=notes + _analysis_notes(rec, sig, cycles),
+        support=gait.support_phases(cycles["left"], cycles["right"], contact),
+    )
+
+
+def _contact(sig: Signals, jm: JointMap, fps: float, events: str) -> tuple[np.ndarray | None, str]:
+    """Foot contact flags per side (T, 2) for the ``events`` method and their source: GRF when the rollout touches
+    the ground, else foot height and speed on a free-root motion, else none (fixed root: the feet swing in the
+    air; Zeni's method is used)."""
     bw = jm.mass * 9.81
     free_root = jm.pelvis_body is not None
-    sp = sig.site_pos
-    # Contact flags per side (T, 2): GRF when the rollout touches the ground, else foot height and speed on a
-    # free-root motion, else none (fixed root: the feet swing in the air).
-    contact, contact_source = None, ""
     has_grf = sig.foot_force is not None and np.any(sig.foot_force[..., 2] / bw > CONTACT_THRESHOLD_BW)
     if events == "contact" and not has_grf:
         raise ValueError("gait events from contact forces need a physics rollout with foot-ground contact")
@@ -94,54 +116,56 @@ def analyse(
         raise ValueError("gait events from foot height need a free-root model (the feet must meet the floor)")
     # A fixed-root model hangs in the air: its occasional toe touches do not define a gait, so auto skips them.
     if has_grf and (events == "contact" or (events == "auto" and free_root)):
-        contact, contact_source = sig.foot_force[..., 2] / bw > CONTACT_THRESHOLD_BW, "contact forces"
-    elif free_root and events in ("auto", "height"):
+        assert sig.foot_force is not None
+        return sig.foot_force[..., 2] / bw > CONTACT_THRESHOLD_BW, "contact forces"
+    if free_root and events in ("auto", "height"):
+        sp = sig.site_pos
         contact = np.stack(
-            [gait.contact_from_kinematics(sp[f"ankle_{s}"], sp[f"toes_{s}"], rec.fps) for s in SIDES], axis=1
+            [gait.contact_from_kinematics(sp[f"ankle_{s}"], sp[f"toes_{s}"], fps) for s in SIDES], axis=1
         )
-        contact_source = "foot height and speed"
-    cycles: dict[str, list[gait.Cycle]] = {}
-    sources = set()
-    for i, side in enumerate(SIDES):
-        ev = None
-        zeni = gait.events_from_kinematics(
-            sp[f"ankle_{side}"], sp[f"toes_{side}"], sp["pelvis"], sig.progression, rec.fps
+        return contact, "foot height and speed"
+    return None, ""
+
+
+def _side_events(
+    sig: Signals, rec: Recording, i: int, contact: np.ndarray | None, contact_source: str
+) -> tuple[gait.Events, str, str | None]:
+    """Gait events of side ``SIDES[i]``: from the ``contact`` flags (per segment, so an episode boundary never makes
+    a strike) when they give two foot strikes, else Zeni's method; the events' source and a note when the two
+    methods disagree."""
+    side, sp = SIDES[i], sig.site_pos
+    zeni = gait.events_from_kinematics(
+        sp[f"ankle_{side}"], sp[f"toes_{side}"], sp["pelvis"], sig.progression, rec.fps
+    )
+    if contact is None:
+        return zeni, "kinematics (Zeni)", None
+    starts = [a for a, _ in rec.spans()]
+    ev_s = [gait.events_from_force(contact[a:b, i].astype(float), rec.fps, 0.5) for a, b in rec.spans()]
+    strikes = np.concatenate([e.strikes + a for e, a in zip(ev_s, starts, strict=True)])
+    if len(strikes) < 2:
+        return zeni, "kinematics (Zeni)", None
+    offs = np.concatenate([e.offs + a for e, a in zip(ev_s, starts, strict=True)])
+    ev = gait.Events(strikes=strikes, offs=offs)
+    # Cross-check against Zeni's method: a large disagreement means one of them is fooled.
+    gap = gait.strike_gap_pct(ev, zeni)
+    note = None
+    if gap > gait.EVENT_TOLERANCE_PCT:
+        note = (
+            f"event methods disagree ({side}): {contact_source} vs kinematics (Zeni) foot strikes "
+            f"differ by {gap:.1f} % of the stride (median); the cycles use {contact_source}"
         )
-        if contact is not None:
-            # Events per segment, so an episode boundary never makes a strike.
-            ev_s = [
-                gait.events_from_force(contact[a:b, i].astype(float), rec.fps, 0.5) for a, b in rec.spans()
-            ]
-            starts = [a for a, _ in rec.spans()]
-            strikes = np.concatenate([e.strikes + a for e, a in zip(ev_s, starts, strict=True)])
-            if len(strikes) >= 2:
-                offs = np.concatenate([e.offs + a for e, a in zip(ev_s, starts, strict=True)])
-                ev = gait.Events(strikes=strikes, offs=offs)
-                sources.add(contact_source)
-                # Cross-check against Zeni's method: a large disagreement means one of them is fooled.
-                gap = gait.strike_gap_pct(ev, zeni)
-                if gap > EVENT_TOLERANCE_PCT:
-                    notes.append(
-                        f"event methods disagree ({side}): {contact_source} vs kinematics (Zeni) foot strikes "
-                        f"differ by {gap:.1f} % of the stride (median); the cycles use {contact_source}"
-                    )
-        if ev is None:
-            ev = zeni
-            sources.add("kinematics (Zeni)")
-        cycles[side] = [c for span in rec.spans() for c in gait.segment_cycles(ev, side, span, rec.fps)]
-    kind = gait.gait_type(cycles["left"], cycles["right"], contact)
-    support = gait.support_phases(cycles["left"], cycles["right"], contact)
+    return ev, contact_source, note
+
+
+def _analysis_notes(rec: Recording, sig: Signals, cycles: dict[str, list[gait.Cycle]]) -> list[str]:
+    """Caveats of the analysis: too few cycles, a kinematic clip, no ground contact, no cycle at all."""
+    notes = []
     n_cycles = len(cycles["left"]) + len(cycles["right"])
-    if 0 < n_cycles < MIN_CYCLES:
+    if 0 < n_cycles < gait.MIN_CYCLES:
         notes.append(
             f"only {n_cycles} gait cycle(s) (left {len(cycles['left'])}, right {len(cycles['right'])}): the mean "
-            f"and SD are unreliable (>= {MIN_CYCLES} wanted); record a longer motion"
+            f"and SD are unreliable (>= {gait.MIN_CYCLES} wanted); record a longer motion"
         )
-    curves = {}
-    for q, v in sig.values.items():
-        rows = [gait.normalise(v[:, i], c) for i, side in enumerate(SIDES) for c in cycles[side]]
-        if rows:
-            curves[q] = np.stack(rows)
     if not rec.dynamic:
         notes.append("kinematics only: no ground reaction forces, joint moments or muscle activations")
     elif sig.foot_force is not None and not np.any(sig.foot_force[..., 2] > 0):
@@ -151,17 +175,7 @@ def analyse(
             "no complete gait cycle was found (need two foot strikes of one foot with a toe-off between); for a "
             "motion that is not gait, give a .mot of its coordinates as --reference (compared as a time series)"
         )
-    return Analysis(
-        curves=curves,
-        cycles=cycles,
-        gait_type=kind,
-        event_source=" + ".join(sorted(sources)),
-        signals=sig,
-        joint_map=jm,
-        fps=rec.fps,
-        notes=notes,
-        support=support,
-    )
+    return notes
 
 
 #: A curve whose range over the cycle is below this (per unit) is constant: a locked or unmeasured coordinate,

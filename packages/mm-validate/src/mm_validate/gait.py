@@ -15,6 +15,11 @@ import numpy as np
 
 CYCLE_POINTS = 101
 PERCENT = np.linspace(0.0, 100.0, CYCLE_POINTS)
+#: Event methods whose foot strikes differ by more than this (median, % of the stride) are reported, in a
+#: recording and in a lab trial.
+EVENT_TOLERANCE_PCT = 5.0
+#: Fewer cycles than this (both legs, recording or lab trial) are reported as too few for a reliable mean and SD.
+MIN_CYCLES = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +89,23 @@ def _peaks(x: np.ndarray, fps: float, min_period_s: float) -> np.ndarray:
     spread = float(np.percentile(x, 95) - np.percentile(x, 5))
     peaks, _ = find_peaks(x, distance=max(1, int(min_period_s * fps)), prominence=0.25 * spread)
     return peaks.astype(int)
+
+
+def progression(
+    pelvis: np.ndarray, fps: float, fallback: np.ndarray, spans: tuple[tuple[int, int], ...]
+) -> np.ndarray:
+    """Unit horizontal direction of travel (T, 3) from the ``pelvis (T, 3)`` displacement over +-0.5 s within each
+    span; ``fallback (3,)`` where the pelvis moves slower than 0.1 m/s."""
+    out = np.tile(fallback, (len(pelvis), 1))
+    w = max(1, int(round(0.5 * fps)))
+    for a, b in spans:
+        for t in range(a, b):
+            d = pelvis[min(b - 1, t + w)] - pelvis[max(a, t - w)]
+            d[2] = 0.0
+            n = np.linalg.norm(d)
+            if n > 0.1 * (min(b - 1, t + w) - max(a, t - w)) / fps:  # faster than 0.1 m/s
+                out[t] = d / n
+    return out
 
 
 def events_from_kinematics(

@@ -122,76 +122,110 @@ def mm_cli(app: Any) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Validate a motion or a policy against experimental gait data: figures, metrics JSON, HTML report."""
-        from mm_core.cli import echo_json, fail, print_table
+        from mm_core.cli import fail
+        from mm_validate.reference import ReferenceError
+        from mm_validate.validate import RolloutOptions
 
         if (motion is None) == (checkpoint is None):
             raise fail("give exactly one of --motion CLIP or --checkpoint RUN")
-        from mm_core.outputs import prepare_output_dir
-        from mm_validate.reference import ReferenceError, load_reference
-        from mm_validate.validate import (
-            RolloutOptions,
-            load_motion,
-            series_applies,
-            validate_checkpoint,
-            validate_clip,
+        opts = RolloutOptions(
+            backend=backend,
+            num_worlds=num_worlds,
+            steps=steps,
+            device=device,
+            progress=not as_json,
+            terminate=terminate,
         )
-
         try:
-            # A .mot/.sto may be a gait trial or a time series (decided with the clip); anything else is checked
-            # before a mocap --motion is retargeted.
-            maybe_series = motion is not None and Path(reference).suffix.lower() in (".mot", ".sto")
-            ref = None if maybe_series else load_reference(reference, reference_dir, reference_forces)
-            clip = load_motion(motion, embodiment) if motion is not None else None
-            if checkpoint is not None:
-                from mm_rl.checkpoint import load as load_checkpoint
-
-                load_checkpoint(checkpoint)  # missing or corrupted: said before the output directory is made
-            # Inputs checked, before the rollout or any write: never writes into a directory of the user's.
-            prepare_output_dir(out, "validate", overwrite=overwrite)
-            if clip is not None and maybe_series and series_applies(clip, reference):
-                from mm_validate.series import validate_series
-
-                report = validate_series(clip, reference, out, align)
-            elif clip is not None:
-                ref = ref or load_reference(reference, reference_dir, reference_forces)
-                report = validate_clip(clip, ref, out, events)
-            else:
-                opts = RolloutOptions(
-                    backend=backend,
-                    num_worlds=num_worlds,
-                    steps=steps,
-                    device=device,
-                    progress=not as_json,
-                    terminate=terminate,
-                )
-                report = validate_checkpoint(checkpoint, motions or None, ref, out, opts, events)
+            report = _run_validate(
+                motion=motion,
+                checkpoint=checkpoint,
+                motions=motions or None,
+                reference=reference,
+                reference_forces=reference_forces,
+                reference_dir=reference_dir,
+                out=out,
+                overwrite=overwrite,
+                embodiment=embodiment,
+                opts=opts,
+                events=events,
+                align=align,
+            )
         except (ReferenceError, ValueError, FileNotFoundError, LookupError) as e:
             raise fail(str(e)) from e
-        # NaN (e.g. r of a flat curve) is printed as null: strict JSON.
-        rows = [
+        _print_summary(report, out, as_json)
+
+
+def _run_validate(
+    *,
+    motion: Path | None,
+    checkpoint: str | None,
+    motions: list[str] | None,
+    reference: str,
+    reference_forces: Path | None,
+    reference_dir: Path | None,
+    out: Path,
+    overwrite: bool,
+    embodiment: str,
+    opts: Any,
+    events: str,
+    align: str,
+) -> Any:
+    """The work of ``mm validate``: check every input, make ``out``, then validate the clip (over gait cycles or
+    as a time series) or roll out and validate the checkpoint; returns the ``ValidationReport``."""
+    from mm_core.outputs import prepare_output_dir
+    from mm_validate.reference import load_reference
+    from mm_validate.validate import load_motion, series_applies, validate_checkpoint, validate_clip
+
+    # A .mot/.sto may be a gait trial or a time series (decided with the clip); anything else is checked before a
+    # mocap --motion is retargeted.
+    maybe_series = motion is not None and Path(reference).suffix.lower() in (".mot", ".sto")
+    ref = None if maybe_series else load_reference(reference, reference_dir, reference_forces)
+    clip = load_motion(motion, embodiment) if motion is not None else None
+    if checkpoint is not None:
+        from mm_rl import load_checkpoint
+
+        load_checkpoint(checkpoint)  # missing or corrupted: said before the output directory is made
+    # Inputs checked, before the rollout or any write: never writes into a directory of the user's.
+    prepare_output_dir(out, "validate", overwrite=overwrite)
+    if clip is not None and maybe_series and series_applies(clip, reference):
+        from mm_validate.series import validate_series
+
+        return validate_series(clip, reference, out, align)
+    if clip is not None:
+        ref = ref or load_reference(reference, reference_dir, reference_forces)
+        return validate_clip(clip, ref, out, events)
+    return validate_checkpoint(checkpoint, motions, ref, out, opts, events)
+
+
+def _print_summary(report: Any, out: Path, as_json: bool) -> None:
+    """The metrics table (or JSON with ``as_json``), the notes and where the report is."""
+    import typer
+
+    from mm_core.cli import echo_json, print_table
+
+    # NaN (e.g. r of a flat curve) is printed as null: strict JSON.
+    rows = [
+        {"quantity": q, **{k: _num(m.get(k)) for k in COLUMNS}}
+        for q, m in report.metrics.items()
+        if q not in ("gait", "series")
+    ]
+    if as_json:
+        echo_json(
             {
-                "quantity": q,
-                **{k: _num(m.get(k)) for k in COLUMNS},
+                "subject": report.subject,
+                "reference": report.reference,
+                "gait": {k: _num(v) for k, v in report.metrics.get("gait", {}).items()},
+                "series": {k: _num(v) for k, v in report.metrics.get("series", {}).items()},
+                "metrics": {r["quantity"]: {k: v for k, v in r.items() if k != "quantity"} for r in rows},
+                "report": str(out / "report.html"),
+                "json": str(out / "report.json"),
+                "figures": list(report.figures),
+                "notes": list(report.notes),
             }
-            for q, m in report.metrics.items()
-            if q not in ("gait", "series")
-        ]
-        if as_json:
-            echo_json(
-                {
-                    "subject": report.subject,
-                    "reference": report.reference,
-                    "gait": {k: _num(v) for k, v in report.metrics.get("gait", {}).items()},
-                    "series": {k: _num(v) for k, v in report.metrics.get("series", {}).items()},
-                    "metrics": {r["quantity"]: {k: v for k, v in r.items() if k != "quantity"} for r in rows},
-                    "report": str(out / "report.html"),
-                    "json": str(out / "report.json"),
-                    "figures": list(report.figures),
-                    "notes": list(report.notes),
-                }
-            )
-            return
-        print_table(rows, ["quantity", *COLUMNS], title=report.subject)
-        for n in report.notes:
-            typer.echo(f"note: {n}")
-        typer.echo(f"report: {out / 'report.html'}")
+        )
+        return
+    print_table(rows, ["quantity", *COLUMNS], title=report.subject)
+    for n in report.notes:
+        typer.echo(f"note: {n}")
+    typer.echo(f"report: {out / 'report.html'}")

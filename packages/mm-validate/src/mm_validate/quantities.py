@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from mm_validate import gait
+
 if TYPE_CHECKING:  # pragma: no cover
     import mujoco
 
 SIDES = ("left", "right")
 GRAVITY = 9.81
+UP = np.array([0.0, 0.0, 1.0])
 #: Signals named ``excitation_<emg channel>`` hold the normalised excitation (ctrl) of that channel's muscles.
 EXCITATION_PREFIX = "excitation_"
 
@@ -160,10 +163,35 @@ def build_joint_map(model: mujoco.MjModel, feet: dict[str, tuple[str, ...]] | No
     """Resolve the clinical quantities of ``model`` by joint, actuator, site and body names."""
     import mujoco
 
-    jnames = _names(model, mujoco.mjtObj.mjOBJ_JOINT, model.njnt)
-    anames = _names(model, mujoco.mjtObj.mjOBJ_ACTUATOR, model.nu)
-    snames = _names(model, mujoco.mjtObj.mjOBJ_SITE, model.nsite)
     bnames = _names(model, mujoco.mjtObj.mjOBJ_BODY, model.nbody)
+    angle_dofs, joint_names = _angle_joints(model)
+    emg_acts, emg_ctrls = _emg_muscles(model, joint_names)
+    free_root = model.njnt > 0 and model.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE
+    pelvis = (
+        bnames.index("pelvis") if "pelvis" in bnames else (int(model.jnt_bodyid[0]) if free_root else None)
+    )
+    trunk = next((bnames.index(n) for n in ("thorax", "torso") if n in bnames), None)
+    return JointMap(
+        angle_dofs=angle_dofs,
+        emg_acts=emg_acts,
+        emg_ctrls=emg_ctrls,
+        foot_bodies=_foot_bodies(bnames, feet),
+        points=_landmarks(model, bnames, pelvis),
+        pelvis_body=pelvis if free_root else None,
+        trunk_body=trunk if free_root else None,
+        mass=float(np.sum(model.body_mass)),
+        joint_names=joint_names,
+    )
+
+
+def _angle_joints(
+    model: mujoco.MjModel,
+) -> tuple[dict[str, dict[str, tuple[int, int, float]]], dict[str, dict[str, str]]]:
+    """Angle quantity -> side -> (qpos address, dof address, sign) of the first hinge named like it (see
+    ``ANGLE_JOINTS``), and angle quantity -> side -> that joint's name."""
+    import mujoco
+
+    jnames = _names(model, mujoco.mjtObj.mjOBJ_JOINT, model.njnt)
     angle_dofs: dict[str, dict[str, tuple[int, int, float]]] = {}
     joint_names: dict[str, dict[str, str]] = {}
     for q, (base, sign) in ANGLE_JOINTS.items():
@@ -184,6 +212,17 @@ def build_joint_map(model: mujoco.MjModel, feet: dict[str, tuple[str, ...]] | No
                 float(s),
             )
             joint_names.setdefault(q, {})[side] = jnames[j]
+    return angle_dofs, joint_names
+
+
+def _emg_muscles(
+    model: mujoco.MjModel, joint_names: dict[str, dict[str, str]]
+) -> tuple[dict[str, dict[str, list[int]]], dict[str, dict[str, list[int]]]]:
+    """EMG channel -> side -> activation indices (into ``act``) and actuator indices (into ``ctrl``) of the muscles
+    named like it (see ``EMG_MUSCLES``); adds channel -> side -> muscle names to ``joint_names``."""
+    import mujoco
+
+    anames = _names(model, mujoco.mjtObj.mjOBJ_ACTUATOR, model.nu)
     emg_acts: dict[str, dict[str, list[int]]] = {}
     emg_ctrls: dict[str, dict[str, list[int]]] = {}
     for ch, base in EMG_MUSCLES.items():
@@ -193,6 +232,11 @@ def build_joint_map(model: mujoco.MjModel, feet: dict[str, tuple[str, ...]] | No
                 emg_ctrls.setdefault(ch, {})[side] = acts
                 joint_names.setdefault(ch, {})[side] = " + ".join(anames[a] for a in acts)
                 emg_acts.setdefault(ch, {})[side] = [int(model.actuator_actadr[a]) for a in acts]
+    return emg_acts, emg_ctrls
+
+
+def _foot_bodies(bnames: list[str], feet: dict[str, tuple[str, ...]] | None) -> dict[str, list[int]]:
+    """Side -> body ids of the foot: the embodiment's ``feet`` bodies, else bodies named calcn/talus/toes/foot."""
     foot_bodies: dict[str, list[int]] = {}
     for side in SIDES:
         names = (feet or {}).get(side)
@@ -200,12 +244,15 @@ def build_joint_map(model: mujoco.MjModel, feet: dict[str, tuple[str, ...]] | No
         if not ids:
             ids = find_named(bnames, r"(calcn|talus|toes|foot)", side)
         foot_bodies[side] = ids
-    free_root = model.njnt > 0 and model.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE
-    pelvis = (
-        bnames.index("pelvis") if "pelvis" in bnames else (int(model.jnt_bodyid[0]) if free_root else None)
-    )
-    trunk = next((bnames.index(n) for n in ("thorax", "torso") if n in bnames), None)
-    # Landmarks for gait events: the tracked sites, else body origins found by name.
+    return foot_bodies
+
+
+def _landmarks(model: mujoco.MjModel, bnames: list[str], pelvis: int | None) -> dict[str, tuple[str, int]]:
+    """Landmarks for gait events (``pelvis``, ``ankle_left``, ``toes_right``, ...): the tracked ``mimic_*`` sites,
+    else body origins found by name."""
+    import mujoco
+
+    snames = _names(model, mujoco.mjtObj.mjOBJ_SITE, model.nsite)
     points: dict[str, tuple[str, int]] = {}
     if "mimic_pelvis" in snames:
         points["pelvis"] = ("site", snames.index("mimic_pelvis"))
@@ -218,17 +265,7 @@ def build_joint_map(model: mujoco.MjModel, feet: dict[str, tuple[str, ...]] | No
                 points[f"{part}_{side}"] = ("site", snames.index(site))
             elif hits := find_named(bnames, body_rx, side):
                 points[f"{part}_{side}"] = ("body", hits[0])
-    return JointMap(
-        angle_dofs=angle_dofs,
-        emg_acts=emg_acts,
-        emg_ctrls=emg_ctrls,
-        foot_bodies=foot_bodies,
-        points=points,
-        pelvis_body=pelvis if free_root else None,
-        trunk_body=trunk if free_root else None,
-        mass=float(np.sum(model.body_mass)),
-        joint_names=joint_names,
-    )
+    return points
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,22 +305,6 @@ class Signals:
     """World ground reaction force on each foot, N (T, 2, 3); None for kinematic clips."""
 
 
-def _progression(
-    pelvis: np.ndarray, fps: float, fallback: np.ndarray, spans: tuple[tuple[int, int], ...]
-) -> np.ndarray:
-    """Direction of travel from the pelvis displacement over +-0.5 s; ``fallback`` where it barely moves."""
-    out = np.tile(fallback, (len(pelvis), 1))
-    w = max(1, int(round(0.5 * fps)))
-    for a, b in spans:
-        for t in range(a, b):
-            d = pelvis[min(b - 1, t + w)] - pelvis[max(a, t - w)]
-            d[2] = 0.0
-            n = np.linalg.norm(d)
-            if n > 0.1 * (min(b - 1, t + w) - max(a, t - w)) / fps:  # faster than 0.1 m/s
-                out[t] = d / n
-    return out
-
-
 def _foot_heading(site_pos: dict[str, np.ndarray], t: int | slice) -> np.ndarray:
     v = sum(site_pos[f"toes_{s}"][t] - site_pos[f"ankle_{s}"][t] for s in SIDES)
     v = np.array(v, dtype=float)
@@ -307,30 +328,59 @@ def compute_signals(model: mujoco.MjModel, jm: JointMap, rec: Recording) -> Sign
             f"the model has no landmark for {missing}: gait events need the sites mimic_pelvis, mimic_ankle_l/_r, "
             "mimic_toes_l/_r (or bodies pelvis, talus_l/_r, toes_l/_r); name them like the built-in embodiments"
         )
-    T = len(rec.qpos)
     data = mujoco.MjData(model)
-    # Calibrate body axes at the default pose: anterior = heel-to-toe heading, up = +z.
+    anterior0, local_axes = _default_pose_axes(model, data, jm)
+    site_pos, axes, foot_force, qfrc = _replay(model, data, jm, rec, local_axes)
+    fallback = anterior0 if jm.pelvis_body is None else _foot_heading(site_pos, slice(None)).mean(axis=0)
+    fallback = fallback / np.linalg.norm(fallback)
+    prog = gait.progression(site_pos["pelvis"], rec.fps, fallback, rec.spans())
+    values = _joint_angles(jm, rec.qpos)
+    values |= _segment_angles(axes, prog)
+    if rec.dynamic:
+        assert foot_force is not None and qfrc is not None
+        values |= _kinetics(jm, values, foot_force, qfrc, prog, rec.qvel)
+    values |= _muscle_signals(model, jm, rec)
+    return Signals(values=values, site_pos=site_pos, progression=prog, foot_force=foot_force)
+
+
+def _default_pose_axes(
+    model: mujoco.MjModel, data: mujoco.MjData, jm: JointMap
+) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Body axes calibrated at the default pose: anterior = heel-to-toe heading (3,), up = +z; and ``pelvis`` /
+    ``trunk`` -> (anterior, right) in that body's frame."""
+    import mujoco
+
     data.qpos[:] = model.qpos0
     mujoco.mj_kinematics(model, data)
     sp0 = {k: _point(data, p)[None].copy() for k, p in jm.points.items()}
     anterior0 = _foot_heading(sp0, 0)
-    up = np.array([0.0, 0.0, 1.0])
-    right0 = np.cross(anterior0, up)
+    right0 = np.cross(anterior0, UP)
     local_axes = {}
     for key, body in (("pelvis", jm.pelvis_body), ("trunk", jm.trunk_body)):
         if body is not None:
             R0 = data.xmat[body].reshape(3, 3)
             local_axes[key] = (R0.T @ anterior0, R0.T @ right0)
+    return anterior0, local_axes
 
+
+def _replay(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    jm: JointMap,
+    rec: Recording,
+    local_axes: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None, np.ndarray | None]:
+    """Put the model in each recorded state: landmark positions ``(T, 3)`` each, the world (anterior, right) axes
+    of the pelvis and trunk ``(T, 2, 3)`` and, for a rollout, the ground reaction force on each foot ``(T, 2, 3)``
+    and the net internal joint forces ``(T, nv)`` (None for a kinematic clip)."""
+    import mujoco
+
+    T = len(rec.qpos)
     site_pos = {k: np.zeros((T, 3)) for k in jm.points}
     axes = {k: np.zeros((T, 2, 3)) for k in local_axes}  # world anterior and right axis of the body
     foot_force = np.zeros((T, 2, 3)) if rec.dynamic else None
     qfrc = np.zeros((T, model.nv)) if rec.dynamic else None
-    foot_of_body = {}
-    for i, side in enumerate(SIDES):
-        for bid in jm.foot_bodies[side]:
-            foot_of_body[bid] = i
-    f6 = np.zeros(6)
+    foot_of_body = {bid: i for i, side in enumerate(SIDES) for bid in jm.foot_bodies[side]}
     for t in range(T):
         data.qpos[:] = rec.qpos[t]
         data.qvel[:] = rec.qvel[t]
@@ -340,19 +390,7 @@ def compute_signals(model: mujoco.MjModel, jm: JointMap, rec: Recording) -> Sign
             if rec.ctrl is not None:
                 data.ctrl[:] = rec.ctrl[t]
             mujoco.mj_forward(model, data)
-            for c in range(data.ncon):
-                con = data.contact[c]
-                b1, b2 = model.geom_bodyid[con.geom1], model.geom_bodyid[con.geom2]
-                # Ground reaction = contact between a foot and the static world (body 0).
-                if b1 == 0 and b2 in foot_of_body:
-                    side_i, sgn = foot_of_body[b2], 1.0
-                elif b2 == 0 and b1 in foot_of_body:
-                    side_i, sgn = foot_of_body[b1], -1.0
-                else:
-                    continue
-                mujoco.mj_contactForce(model, data, c, f6)
-                frame = con.frame.reshape(3, 3)
-                foot_force[t, side_i] += sgn * (frame.T @ f6[:3])
+            _add_foot_forces(model, data, foot_of_body, foot_force[t])
             # Inverse dynamics at the forward-dynamics acceleration of the recorded state: finite differences of
             # 100 Hz states are too coarse for MuJoCo's soft contacts and limits (r ~ 0.4 against the applied
             # muscle moment on tiny, against 1.0 this way). Net internal moment = muscles + passive joint elements.
@@ -366,21 +404,51 @@ def compute_signals(model: mujoco.MjModel, jm: JointMap, rec: Recording) -> Sign
             R = data.xmat[jm.pelvis_body if k == "pelvis" else jm.trunk_body].reshape(3, 3)
             axes[k][t, 0] = R @ a_loc
             axes[k][t, 1] = R @ r_loc
+    return site_pos, axes, foot_force, qfrc
 
-    fallback = anterior0 if jm.pelvis_body is None else _foot_heading(site_pos, slice(None)).mean(axis=0)
-    fallback = fallback / np.linalg.norm(fallback)
-    prog = _progression(site_pos["pelvis"], rec.fps, fallback, rec.spans())
-    left_dir = np.cross(up, prog)
-    values: dict[str, np.ndarray] = {}
+
+def _add_foot_forces(
+    model: mujoco.MjModel, data: mujoco.MjData, foot_of_body: dict[int, int], out: np.ndarray
+) -> None:
+    """Add to ``out (2, 3)`` the world force on each foot (side index ``foot_of_body[body]``) of every contact
+    between a foot and the static world (body 0): the ground reaction."""
+    import mujoco
+
+    f6 = np.zeros(6)
+    for c in range(data.ncon):
+        con = data.contact[c]
+        b1, b2 = model.geom_bodyid[con.geom1], model.geom_bodyid[con.geom2]
+        if b1 == 0 and b2 in foot_of_body:
+            side_i, sgn = foot_of_body[b2], 1.0
+        elif b2 == 0 and b1 in foot_of_body:
+            side_i, sgn = foot_of_body[b1], -1.0
+        else:
+            continue
+        mujoco.mj_contactForce(model, data, c, f6)
+        frame = con.frame.reshape(3, 3)
+        out[side_i] += sgn * (frame.T @ f6[:3])
+
+
+def _joint_angles(jm: JointMap, qpos: np.ndarray) -> dict[str, np.ndarray]:
+    """Joint angle quantities (deg, (T, 2)) that the model has on both sides."""
     deg = 180.0 / math.pi
+    return {
+        q: np.stack([per_side[s][2] * qpos[:, per_side[s][0]] * deg for s in SIDES], axis=1)
+        for q, per_side in jm.angle_dofs.items()
+        if len(per_side) == 2
+    }
 
-    for q, per_side in jm.angle_dofs.items():
-        if len(per_side) == 2:
-            values[q] = np.stack([per_side[s][2] * rec.qpos[:, per_side[s][0]] * deg for s in SIDES], axis=1)
+
+def _segment_angles(axes: dict[str, np.ndarray], prog: np.ndarray) -> dict[str, np.ndarray]:
+    """Pelvis tilt, obliquity and rotation and trunk tilt (deg, (T, 2)) from the bodies' world axes and the
+    direction of progression ``prog (T, 3)``."""
+    deg = 180.0 / math.pi
+    values = {}
     if "pelvis" in axes:
         A, Rt = axes["pelvis"][:, 0], axes["pelvis"][:, 1]
         tilt = np.arcsin(np.clip(-A[:, 2], -1, 1)) * deg
         obl_r = np.arcsin(np.clip(Rt[:, 2], -1, 1)) * deg
+        left_dir = np.cross(UP, prog)
         rot_r = np.arctan2(np.sum(A * left_dir, axis=1), np.sum(A * prog, axis=1)) * deg
         values["pelvis_anterior_tilt"] = np.stack([tilt, tilt], axis=1)
         values["pelvis_obliquity_up"] = np.stack([-obl_r, obl_r], axis=1)
@@ -388,32 +456,51 @@ def compute_signals(model: mujoco.MjModel, jm: JointMap, rec: Recording) -> Sign
     if "trunk" in axes:
         tilt = np.arcsin(np.clip(-axes["trunk"][:, 0, 2], -1, 1)) * deg
         values["trunk_anterior_tilt"] = np.stack([tilt, tilt], axis=1)
+    return values
 
-    if rec.dynamic:
-        bw = jm.mass * GRAVITY
-        values["grf_vertical"] = foot_force[..., 2] / bw
-        values["grf_anterior"] = np.einsum("tsk,tk->ts", foot_force, prog) / bw
-        for q, (angle_q, sign) in MOMENT_JOINTS.items():
-            if angle_q in values:
-                per_side = jm.angle_dofs[angle_q]
-                values[q] = (
-                    np.stack([sign * per_side[s][2] * qfrc[:, per_side[s][1]] for s in SIDES], 1) / jm.mass
-                )
-        for q, angle_q in POWER_JOINTS.items():
-            if angle_q in values:
-                per_side = jm.angle_dofs[angle_q]
-                cols = [qfrc[:, per_side[s][1]] * rec.qvel[:, per_side[s][1]] for s in SIDES]
-                values[q] = np.stack(cols, axis=1) / jm.mass
+
+def _kinetics(
+    jm: JointMap,
+    angles: dict[str, np.ndarray],
+    foot_force: np.ndarray,
+    qfrc: np.ndarray,
+    prog: np.ndarray,
+    qvel: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """GRF (body weights), joint moments (N*m/kg) and joint powers (W/kg), (T, 2) each, of a rollout; moments and
+    powers only of the joints in ``angles``."""
+    bw = jm.mass * GRAVITY
+    values = {
+        "grf_vertical": foot_force[..., 2] / bw,
+        "grf_anterior": np.einsum("tsk,tk->ts", foot_force, prog) / bw,
+    }
+    for q, (angle_q, sign) in MOMENT_JOINTS.items():
+        if angle_q in angles:
+            per_side = jm.angle_dofs[angle_q]
+            values[q] = (
+                np.stack([sign * per_side[s][2] * qfrc[:, per_side[s][1]] for s in SIDES], 1) / jm.mass
+            )
+    for q, angle_q in POWER_JOINTS.items():
+        if angle_q in angles:
+            per_side = jm.angle_dofs[angle_q]
+            cols = [qfrc[:, per_side[s][1]] * qvel[:, per_side[s][1]] for s in SIDES]
+            values[q] = np.stack(cols, axis=1) / jm.mass
+    return values
+
+
+def _muscle_signals(model: mujoco.MjModel, jm: JointMap, rec: Recording) -> dict[str, np.ndarray]:
+    """EMG channels from the activations and ``excitation_<channel>`` from the excitations, (T, 2) each, each
+    normalised to its maximum over the recording (as the reference EMG envelopes)."""
+    values = {}
     if rec.act is not None and model.na:
         for ch, per_side in jm.emg_acts.items():
             if len(per_side) == 2:
                 a = np.stack([rec.act[:, per_side[s]].mean(axis=1) for s in SIDES], axis=1)
-                # Like the reference EMG envelopes: normalised to the maximum over the recording.
                 values[ch] = a / np.maximum(a.max(axis=0, keepdims=True), 1e-6)
     if rec.ctrl is not None:
-        # Excitations (the policy's muscle commands), normalised the same way; shown beside the activations.
+        # Excitations (the policy's muscle commands), shown beside the activations.
         for ch, per_side in jm.emg_ctrls.items():
             if len(per_side) == 2:
                 u = np.stack([rec.ctrl[:, per_side[s]].mean(axis=1) for s in SIDES], axis=1)
                 values[EXCITATION_PREFIX + ch] = u / np.maximum(u.max(axis=0, keepdims=True), 1e-6)
-    return Signals(values=values, site_pos=site_pos, progression=prog, foot_force=foot_force)
+    return values

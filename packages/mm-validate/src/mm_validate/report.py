@@ -6,7 +6,7 @@ import base64
 import html
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from mm_validate.quantities import EXCITATION_PREFIX, QUANTITIES
 if TYPE_CHECKING:  # pragma: no cover
     from mm_core.contracts import ValidationReport
     from mm_validate.analysis import Analysis
-    from mm_validate.reference import Reference
+    from mm_validate.reference_types import Reference
 
 KIND_TITLES = {
     "angle": "Joint angles",
@@ -53,34 +53,9 @@ def plot_figures(
         nrow = math.ceil(n / ncol)
         fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.0 * nrow), squeeze=False)
         for ax, q in zip(axes.flat, qs, strict=False):
-            ref = reference.curves.get(q)
-            if ref is not None:
-                if ref.sd is not None:
-                    ax.fill_between(
-                        ref.percent, ref.mean - ref.sd, ref.mean + ref.sd, color="0.8", label="reference ± SD"
-                    )
-                ax.plot(ref.percent, ref.mean, color="k", lw=1.5, label="reference mean")
-            rows = analysis.curves[q]
-            m, s = rows.mean(axis=0), rows.std(axis=0)
-            ax.fill_between(gait.PERCENT, m - s, m + s, color="tab:blue", alpha=0.25, label="simulated ± SD")
-            ax.plot(gait.PERCENT, m, color="tab:blue", lw=1.5, label=f"simulated mean ({len(rows)} cycles)")
-            exc = analysis.curves.get(EXCITATION_PREFIX + q)
-            if exc is not None:
-                ax.plot(
-                    gait.PERCENT,
-                    exc.mean(axis=0),
-                    color="tab:orange",
-                    lw=1,
-                    ls="--",
-                    label="excitation (mean)",
-                )
-            for i, (a, b) in enumerate((spm_regions or {}).get(q, [])):
-                ax.axvspan(a, b, color="tab:red", alpha=0.15, lw=0, label="SPM p < 0.05" if i == 0 else None)
-            skipped = q in (not_compared or {}) and ref is not None
+            _plot_quantity(ax, q, analysis, reference, (spm_regions or {}).get(q, []))
+            skipped = q in (not_compared or {}) and q in reference.curves
             ax.set_title(q.replace("_", " ") + (" (not compared)" if skipped else ""), fontsize=10)
-            ax.set_xlabel("% gait cycle")
-            ax.set_ylabel(QUANTITIES[q].unit)
-            ax.set_xlim(0, 100)
         for ax in list(axes.flat)[n:]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7, loc="best")
@@ -92,6 +67,32 @@ def plot_figures(
         plt.close(fig)
         written.append(path)
     return written
+
+
+def _plot_quantity(
+    ax: Any, q: str, analysis: Analysis, reference: Reference, spm_regions: list[tuple[float, float]]
+) -> None:
+    """One panel: reference mean ± SD, simulated mean ± SD (and the mean excitation of an EMG channel), the SPM
+    regions shaded."""
+    ref = reference.curves.get(q)
+    if ref is not None:
+        if ref.sd is not None:
+            ax.fill_between(
+                ref.percent, ref.mean - ref.sd, ref.mean + ref.sd, color="0.8", label="reference ± SD"
+            )
+        ax.plot(ref.percent, ref.mean, color="k", lw=1.5, label="reference mean")
+    rows = analysis.curves[q]
+    m, s = rows.mean(axis=0), rows.std(axis=0)
+    ax.fill_between(gait.PERCENT, m - s, m + s, color="tab:blue", alpha=0.25, label="simulated ± SD")
+    ax.plot(gait.PERCENT, m, color="tab:blue", lw=1.5, label=f"simulated mean ({len(rows)} cycles)")
+    exc = analysis.curves.get(EXCITATION_PREFIX + q)
+    if exc is not None:
+        ax.plot(gait.PERCENT, exc.mean(axis=0), color="tab:orange", lw=1, ls="--", label="excitation (mean)")
+    for i, (a, b) in enumerate(spm_regions):
+        ax.axvspan(a, b, color="tab:red", alpha=0.15, lw=0, label="SPM p < 0.05" if i == 0 else None)
+    ax.set_xlabel("% gait cycle")
+    ax.set_ylabel(QUANTITIES[q].unit)
+    ax.set_xlim(0, 100)
 
 
 def _fmt(v: float | None) -> str:

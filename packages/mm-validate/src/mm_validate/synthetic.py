@@ -30,51 +30,33 @@ def synthetic_walk(
     fps: float = 100.0,
     joints: dict[str, str] | None = None,
 ) -> Any:
-    """A ``MotionClip`` on ``embodiment``: right leg at phase 0, left at 50 %, root moving forward at ``speed`` m/s.
+    """A ``MotionClip`` on ``embodiment``: mm's walk (:func:`mm_models.walk.walk_qpos`) following ``reference``'s
+    mean curves: right leg at phase 0, left at 50 %, root moving forward at ``speed`` m/s (fixed roots in place).
 
-    ``joints``: model joint base name -> reference quantity (default ``OPENSIM_JOINTS``). The forward direction is
-    the model's heel-to-toe heading in its default pose; fixed-root models stay in place.
+    ``joints``: model joint base name -> reference quantity (default ``OPENSIM_JOINTS``). Joint couplings are applied
+    and angles clipped to the joint ranges, so every frame is a pose the model allows.
     """
-    import mujoco
+    from mm_core import get_embodiment
+    from mm_models.walk import walk_qpos
+    from mm_sim.motion import clip_from_qpos
 
-    from mm_core import MotionClip, get_embodiment
+    joints = dict(joints or OPENSIM_JOINTS)
+    missing = [q for q in joints.values() if q not in reference.curves]
+    if missing:
+        raise ValueError(
+            f"reference {getattr(reference, 'name', '')!r} has no curve {missing} (it has {sorted(reference.curves)})"
+        )
+
+    def curve(quantity: str, phase: np.ndarray) -> np.ndarray:
+        c = reference.curves[quantity]
+        return np.radians(np.interp(100 * phase, c.percent, c.mean))
 
     spec = get_embodiment(embodiment)
     model = spec.compile()
-    data = mujoco.MjData(model)
-    t = np.arange(int(seconds * fps)) / fps
-    qpos = np.tile(model.qpos0, (len(t), 1))
-    mujoco.mj_kinematics(model, data)
-    sites = spec.tracked_sites
-    sid = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, s) for s in sites]
-    if model.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE:
-        # Both feet: their toe-out cancels.
-        heading = sum(
-            data.site_xpos[sid[sites.index(f"mimic_toes_{s}")]]
-            - data.site_xpos[sid[sites.index(f"mimic_ankle_{s}")]]
-            for s in "lr"
-        )
-        heading[2] = 0.0
-        qpos[:, 0:3] += np.outer(speed * t, heading / np.linalg.norm(heading))
-    for joint, q in (joints or OPENSIM_JOINTS).items():
-        curve = reference.curves[q]
-        for side, phase in (("r", 0.0), ("l", 0.5)):
-            j = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, f"{joint}_{side}")
-            if j < 0:
-                raise ValueError(f"embodiment {embodiment!r} has no joint {joint}_{side}")
-            pct = (t / stride_s - phase) % 1.0 * 100
-            qpos[:, model.jnt_qposadr[j]] = np.radians(np.interp(pct, curve.percent, curve.mean))
-    pos = np.zeros((len(t), len(sites), 3))
-    quat = np.zeros((len(t), len(sites), 4))
-    for k in range(len(t)):
-        data.qpos[:] = qpos[k]
-        mujoco.mj_kinematics(model, data)
-        pos[k] = data.site_xpos[sid]
-        for i, s in enumerate(sid):
-            mujoco.mju_mat2Quat(quat[k, i], data.site_xmat[s])
-    qvel = np.zeros((len(t), model.nv))
-    return MotionClip(fps=fps, qpos=qpos, qvel=qvel, site_pos=pos, site_quat=quat, site_names=tuple(sites),
-                      embodiment=embodiment, name="synthetic_walk", source="mm_validate.synthetic")  # fmt: skip
+    qpos = walk_qpos(
+        model, spec, seconds=seconds, fps=fps, stride_s=stride_s, speed=speed, curve=curve, joints=joints
+    )
+    return clip_from_qpos(model, spec, qpos, fps, name="synthetic_walk", source="mm_validate.synthetic")
 
 
 def write_sto(path: str | Path, columns: dict[str, np.ndarray], name: str, in_degrees: bool = True) -> Path:

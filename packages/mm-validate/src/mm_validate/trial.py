@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from mm_validate import gait
-from mm_validate.analysis import EVENT_TOLERANCE_PCT, MIN_CYCLES
 from mm_validate.quantities import QUANTITIES, SIDES
-from mm_validate.reference import Reference, ReferenceCurve, ReferenceError
+from mm_validate.reference_types import Reference, ReferenceCurve, ReferenceError
 
 #: Vertical GRF above this (N) is foot contact (the usual force-plate threshold for gait events).
 FORCE_THRESHOLD_N = 20.0
@@ -112,8 +111,19 @@ def read_sto(path: str | Path) -> Table:
     cols = lines[label_line].split()
     if cols[0].lower() != "time":
         raise ReferenceError(f"{p}: line {label_line + 1}: the first column must be 'time', got {cols[0]!r}")
-    rows = []
-    for i in range(label_line + 1, len(lines)):
+    data = _sto_rows(p, lines, label_line + 1, cols)
+    for key, n in (("nrows", len(data)), ("ncolumns", len(cols))):
+        if key in header and header[key].isdigit() and int(header[key]) != n:
+            raise ReferenceError(f"{p}: header field {key}={header[key]} but the file has {n}")
+    if len(data) < 5:
+        raise ReferenceError(f"{p}: only {len(data)} data rows; a trial needs at least 5")
+    return Table(path=p, columns=["time", *cols[1:]], data=data, in_degrees=deg == "yes")
+
+
+def _sto_rows(p: Path, lines: list[str], first: int, cols: list[str]) -> np.ndarray:
+    """The numeric rows (T, C) of ``lines[first:]``: one finite number per column, time increasing."""
+    rows: list[list[float]] = []
+    for i in range(first, len(lines)):
         vals = lines[i].split()
         if not vals:
             continue
@@ -135,13 +145,7 @@ def read_sto(path: str | Path) -> Table:
             raise ReferenceError(
                 f"{p}: line {i + 1}: time {rows[-1][0]} does not increase (previous row {rows[-2][0]})"
             )
-    data = np.array(rows, dtype=float).reshape(-1, len(cols))
-    for key, n in (("nrows", len(data)), ("ncolumns", len(cols))):
-        if key in header and header[key].isdigit() and int(header[key]) != n:
-            raise ReferenceError(f"{p}: header field {key}={header[key]} but the file has {n}")
-    if len(data) < 5:
-        raise ReferenceError(f"{p}: only {len(data)} data rows; a trial needs at least 5")
-    return Table(path=p, columns=["time", *cols[1:]], data=data, in_degrees=deg == "yes")
+    return np.array(rows, dtype=float).reshape(-1, len(cols))
 
 
 def _is_float(v: str) -> bool:
@@ -202,57 +206,59 @@ def trial_from_sto(angles: Table | None, forces: Table | None = None) -> Trial:
     notes: list[str] = []
     if angles is not None:
         tab = Table(path=angles.path, columns=angles.columns, data=data, in_degrees=angles.in_degrees)
-        scale = 1.0 if tab.in_degrees else 180.0 / math.pi
-        unit = "deg" if tab.in_degrees else "rad, converted to deg"
-        for coord, (q, sign) in MOT_COORDS.items():
-            cols = {s: f"{coord}_{_SIDE_TAG[s]}" for s in SIDES}
-            if not any(tab.has(c) for c in cols.values()):
-                continue
-            v = np.full((len(t), 2), np.nan)
-            for i, s in enumerate(SIDES):
-                if tab.has(cols[s]):
-                    v[:, i] = tab.col(cols[s]) * scale
-            s_used = sign
-            if coord == "knee_angle" and np.nanmean(v) < 0:
-                s_used = -1.0  # Gait2354/2392 knee: flexion is negative
-            values[q] = s_used * v
-            conventions[q] = f"{'/'.join(c for c in cols.values() if tab.has(c))} ({unit}) x {s_used:+g}" + (
-                " (flexion negative in the file)" if s_used < 0 else ""
-            )
-        for coord, (q, sign) in MOT_PELVIS.items():
-            if tab.has(coord):
-                v = sign * tab.col(coord) * scale
-                mirror = -1.0 if coord != "pelvis_tilt" else 1.0
-                values[q] = np.stack([mirror * v, v], axis=1)
-                conventions[q] = f"{coord} ({unit}) x {sign:+g}" + (
-                    ", left side mirrored" if mirror < 0 else ""
-                )
+        values, conventions = _coordinate_values(tab)
         if "lumbar_extension" in tab.columns:
             notes.append(
                 "lumbar_extension is not compared: it is the trunk relative to the pelvis, the reference "
                 "quantity trunk_anterior_tilt is absolute"
             )
-        for q, v in values.items():
-            if np.nanmax(np.abs(v)) > 180:
-                raise ReferenceError(
-                    f"{angles.path}: {conventions[q].split(' ')[0]} exceeds 180 deg; is the header's inDegrees right?"
-                )
-        if not values:
-            want = [f"{c}_r" for c in MOT_COORDS] + list(MOT_PELVIS)
-            raise ReferenceError(
-                f"{angles.path}: no known OpenSim coordinate columns; expected some of {want}"
-            )
-    force = None
-    if forces is not None:
-        force = _grf_columns(forces, t)
     return Trial(
         source=", ".join(str(x.path) for x in (angles, forces) if x is not None),
         fps=fps,
         values=values,
         conventions=conventions,
-        force=force,
+        force=_grf_columns(forces, t) if forces is not None else None,
         notes=notes,
     )
+
+
+def _coordinate_values(tab: Table) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Quantity -> values (deg, (T, 2); NaN for a side the file lacks) of the OpenSim coordinates of ``tab``
+    (``MOT_COORDS`` per side, ``MOT_PELVIS`` for both), and quantity -> the columns and conversion used."""
+    scale = 1.0 if tab.in_degrees else 180.0 / math.pi
+    unit = "deg" if tab.in_degrees else "rad, converted to deg"
+    values: dict[str, np.ndarray] = {}
+    conventions: dict[str, str] = {}
+    for coord, (q, sign) in MOT_COORDS.items():
+        cols = {s: f"{coord}_{_SIDE_TAG[s]}" for s in SIDES}
+        if not any(tab.has(c) for c in cols.values()):
+            continue
+        v = np.full((len(tab.data), 2), np.nan)
+        for i, s in enumerate(SIDES):
+            if tab.has(cols[s]):
+                v[:, i] = tab.col(cols[s]) * scale
+        s_used = sign
+        if coord == "knee_angle" and np.nanmean(v) < 0:
+            s_used = -1.0  # Gait2354/2392 knee: flexion is negative
+        values[q] = s_used * v
+        conventions[q] = f"{'/'.join(c for c in cols.values() if tab.has(c))} ({unit}) x {s_used:+g}" + (
+            " (flexion negative in the file)" if s_used < 0 else ""
+        )
+    for coord, (q, sign) in MOT_PELVIS.items():
+        if tab.has(coord):
+            v = sign * tab.col(coord) * scale
+            mirror = -1.0 if coord != "pelvis_tilt" else 1.0
+            values[q] = np.stack([mirror * v, v], axis=1)
+            conventions[q] = f"{coord} ({unit}) x {sign:+g}" + (", left side mirrored" if mirror < 0 else "")
+    for q, v in values.items():
+        if np.nanmax(np.abs(v)) > 180:
+            raise ReferenceError(
+                f"{tab.path}: {conventions[q].split(' ')[0]} exceeds 180 deg; is the header's inDegrees right?"
+            )
+    if not values:
+        want = [f"{c}_r" for c in MOT_COORDS] + list(MOT_PELVIS)
+        raise ReferenceError(f"{tab.path}: no known OpenSim coordinate columns; expected some of {want}")
+    return values, conventions
 
 
 def _grf_columns(tab: Table, t: np.ndarray) -> np.ndarray:
@@ -293,20 +299,10 @@ def _grf_columns(tab: Table, t: np.ndarray) -> np.ndarray:
 
 def read_c3d(path: str | Path) -> Trial:
     """A C3D trial (read with ezc3d): Plug-in Gait angle/moment points, heel/toe/pelvis markers, EVENT group."""
-    import ezc3d
-
     p = Path(path)
     if not p.is_file():
         raise ReferenceError(f"{p}: no such C3D file")
-    notes = []
-    try:
-        c = ezc3d.c3d(str(p), extract_forceplat_data=True)
-    except Exception as e:  # noqa: BLE001 - ezc3d raises plain RuntimeError/IOError on malformed files
-        try:
-            c = ezc3d.c3d(str(p))
-        except Exception:  # noqa: BLE001
-            raise ReferenceError(f"{p}: not a readable C3D file ({e})") from e
-        notes.append(f"force plates not read ({e}): check the FORCE_PLATFORM parameters")
+    c, notes = _open_c3d(p)
     point = c["parameters"]["POINT"]
     rate = float(c["header"]["points"]["frame_rate"])
     if not rate > 0:
@@ -320,18 +316,54 @@ def read_c3d(path: str | Path) -> Trial:
             f"{p}: POINT:LABELS names {len(labels)} points but the data hold shape {pts.shape}; need >= 5 frames"
         )
     T = pts.shape[2]
+    named = {lb: pts[:3, labels.index(lb), :].T for lb in dict.fromkeys(labels)}  # label -> (T, 3)
+    values, conventions = _pig_values(named, _c3d_param(point, "MOMENT_UNITS") or "Nmm/kg", p, T)
+    markers = _pig_markers(named)
+    events = _c3d_events(c, p, rate, T)
+    plates = _c3d_plates(c, T)
+    if not values and len(markers) < 5:
+        raise ReferenceError(
+            f"{p}: no Plug-in Gait angle points (LHipAngles, LKneeAngles, ...) and no heel/toe/pelvis markers "
+            f"(LHEE, LTOE, LASI, ...); found points {labels[:20]}"
+        )
+    return Trial(
+        source=str(p),
+        fps=rate,
+        values=values,
+        conventions=conventions,
+        markers=markers if len(markers) == 5 else None,
+        events=events,
+        plates=plates or None,
+        notes=notes,
+    )
 
-    def get(name: str) -> np.ndarray | None:
-        return pts[:3, labels.index(name), :].T if name in labels else None
 
-    moment_unit = _c3d_param(point, "MOMENT_UNITS") or "Nmm/kg"
+def _open_c3d(p: Path) -> tuple[dict, list[str]]:
+    """The ezc3d file with its force plates, else without them (and a note why)."""
+    import ezc3d
+
+    try:
+        return ezc3d.c3d(str(p), extract_forceplat_data=True), []
+    except Exception as e:  # noqa: BLE001 - ezc3d raises plain RuntimeError/IOError on malformed files
+        try:
+            c = ezc3d.c3d(str(p))
+        except Exception:  # noqa: BLE001
+            raise ReferenceError(f"{p}: not a readable C3D file ({e})") from e
+        return c, [f"force plates not read ({e}): check the FORCE_PLATFORM parameters"]
+
+
+def _pig_values(
+    named: dict[str, np.ndarray], moment_unit: str, p: Path, T: int
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Quantity -> values (T, 2) of the Plug-in Gait angle and moment points (``PIG_POINTS``), moments converted
+    from ``moment_unit`` to N*m/kg, and quantity -> where it came from."""
     if moment_unit.replace(" ", "").lower() not in ("nmm/kg", "nm/kg"):
         raise ReferenceError(f"{p}: POINT:MOMENT_UNITS {moment_unit!r} is not Nmm/kg or Nm/kg")
     moment_scale = 1e-3 if moment_unit.replace(" ", "").lower() == "nmm/kg" else 1.0
     values: dict[str, np.ndarray] = {}
     conventions: dict[str, str] = {}
     for base, comps in PIG_POINTS.items():
-        sides = {s: get(f"{s[0].upper()}{base}") for s in SIDES}
+        sides = {s: named.get(f"{s[0].upper()}{base}") for s in SIDES}
         if all(v is None for v in sides.values()):
             continue
         scale = moment_scale if base.endswith("Moment") else 1.0
@@ -354,32 +386,21 @@ def read_c3d(path: str | Path) -> Trial:
                 "internal extensor/plantarflexor positive assumed" if base.endswith("Moment") else "PiG sign"
             )
             conventions[q] = f"Plug-in Gait L/R{base} component {'XYZ'[k]} ({unit}; {what})"
+    return values, conventions
+
+
+def _pig_markers(named: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``pelvis`` (mean of the ASIS/PSIS/sacrum markers present), ``heel_left``, ``toe_right``, ... (T, 3)."""
     markers = {}
-    pelvis = [get(m) for m in PIG_PELVIS if get(m) is not None]
+    pelvis = [named[m] for m in PIG_PELVIS if m in named]
     if pelvis:
         markers["pelvis"] = np.nanmean(np.stack(pelvis), axis=0)
     for s in SIDES:
         for part, code in PIG_MARKERS.items():
-            m = get(f"{s[0].upper()}{code}")
+            m = named.get(f"{s[0].upper()}{code}")
             if m is not None:
                 markers[f"{part}_{s}"] = m
-    events = _c3d_events(c, p, rate, T)
-    plates = _c3d_plates(c, T)
-    if not values and len(markers) < 5:
-        raise ReferenceError(
-            f"{p}: no Plug-in Gait angle points (LHipAngles, LKneeAngles, ...) and no heel/toe/pelvis markers "
-            f"(LHEE, LTOE, LASI, ...); found points {labels[:20]}"
-        )
-    return Trial(
-        source=str(p),
-        fps=rate,
-        values=values,
-        conventions=conventions,
-        markers=markers if len(markers) == 5 else None,
-        events=events,
-        plates=plates or None,
-        notes=notes,
-    )
+    return markers
 
 
 def _c3d_plates(c: dict, T: int) -> list[np.ndarray]:
@@ -528,13 +549,11 @@ def planar_leg_events(
 
 
 def _marker_events(markers: dict[str, np.ndarray], side: str, fps: float) -> gait.Events:
-    from mm_validate.quantities import _progression
-
     pelvis = markers["pelvis"]
     fallback = markers[f"toe_{side}"].mean(axis=0) - markers[f"heel_{side}"].mean(axis=0)
     fallback[2] = 0.0
     fallback = fallback / max(np.linalg.norm(fallback), 1e-9)
-    prog = _progression(pelvis / 1000.0, fps, fallback, ((0, len(pelvis)),))
+    prog = gait.progression(pelvis / 1000.0, fps, fallback, ((0, len(pelvis)),))
     return gait.events_from_kinematics(markers[f"heel_{side}"], markers[f"toe_{side}"], pelvis, prog, fps)
 
 
@@ -581,7 +600,7 @@ def trial_events(trial: Trial) -> tuple[dict[str, gait.Events], str, list[str]]:
     for other, ev in candidates[1:]:
         gaps = [gait.strike_gap_pct(events[s], ev[s]) for s in SIDES]
         gaps = [g for g in gaps if not math.isnan(g)]
-        if gaps and max(gaps) > EVENT_TOLERANCE_PCT:
+        if gaps and max(gaps) > gait.EVENT_TOLERANCE_PCT:
             warnings.append(
                 f"event methods disagree on the reference trial: {method} vs {other} foot strikes differ by "
                 f"{max(gaps):.1f} % of the stride (median); the cycles use {method}"
@@ -630,26 +649,56 @@ def trial_reference(trial: Trial, name: str) -> Reference:
             f"{trial.source}: no complete gait cycle found with {method} (need two foot strikes of one foot with "
             "a foot off between them); is this a whole trial of walking or running?"
         )
-    if sum(n.values()) < MIN_CYCLES:
+    if sum(n.values()) < gait.MIN_CYCLES:
         notes.append(
             f"the reference trial has only {sum(n.values())} cycle(s) (left {n['left']}, right {n['right']}): "
-            f"its SD and the statistics need at least {MIN_CYCLES}"
+            f"its SD and the statistics need at least {gait.MIN_CYCLES}"
         )
-    values = dict(trial.values)
-    conventions = dict(trial.conventions)
+    values, conventions = dict(trial.values), dict(trial.conventions)
     if trial.force is not None:
-        # Body weight = the mean total vertical force over whole cycles (no external support assumed).
-        spans = [(c.start, c.stop) for s in SIDES for c in cycles[s]]
-        a, b = min(x[0] for x in spans), max(x[1] for x in spans)
-        bw = float(np.mean(trial.force[a:b, :, 1].sum(axis=1)))
-        values["grf_vertical"] = trial.force[..., 1] / bw
-        # Anterior = the direction the foot is pushed at push-off: braking (negative) comes first in stance.
-        sign = _anterior_sign(trial.force, cycles)
-        values["grf_anterior"] = sign * trial.force[..., 0] / bw
-        conventions["grf_vertical"] = (
-            f"ground_force_vy / body weight ({bw:.0f} N = mean total vertical force)"
-        )
-        conventions["grf_anterior"] = f"ground_force_vx x {sign:+g} / body weight (braking first in stance)"
+        grf, grf_conventions = _grf_values(trial.force, cycles)
+        values |= grf
+        conventions |= grf_conventions
+    stance = [c.stance_pct for s in SIDES for c in cycles[s]]
+    contact = trial.force[..., 1] > FORCE_THRESHOLD_N if method.startswith("force") else None
+    kind = gait.gait_type(cycles["left"], cycles["right"], contact)
+    return Reference(
+        name=name,
+        source=trial.source,
+        curves=_cycle_curves(values, cycles),
+        description=f"lab trial ({kind}): {n['left']} left + {n['right']} right cycles, events from {method}",
+        gait_type=kind,
+        stance_pct=(float(np.mean(stance)), float(np.std(stance))),
+        cycles_per_side=n,
+        event_method=method,
+        conventions=conventions,
+        notes=(*trial.notes, *notes),
+    )
+
+
+def _grf_values(
+    force: np.ndarray, cycles: dict[str, list[gait.Cycle]]
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """``grf_vertical`` and ``grf_anterior`` (body weights, (T, 2)) of a trial's ``force (T, 2, 2)``, and how
+    they were made."""
+    # Body weight = the mean total vertical force over whole cycles (no external support assumed).
+    spans = [(c.start, c.stop) for s in SIDES for c in cycles[s]]
+    a, b = min(x[0] for x in spans), max(x[1] for x in spans)
+    bw = float(np.mean(force[a:b, :, 1].sum(axis=1)))
+    # Anterior = the direction the foot is pushed at push-off: braking (negative) comes first in stance.
+    sign = _anterior_sign(force, cycles)
+    values = {"grf_vertical": force[..., 1] / bw, "grf_anterior": sign * force[..., 0] / bw}
+    conventions = {
+        "grf_vertical": f"ground_force_vy / body weight ({bw:.0f} N = mean total vertical force)",
+        "grf_anterior": f"ground_force_vx x {sign:+g} / body weight (braking first in stance)",
+    }
+    return values, conventions
+
+
+def _cycle_curves(
+    values: dict[str, np.ndarray], cycles: dict[str, list[gait.Cycle]]
+) -> dict[str, ReferenceCurve]:
+    """Quantity -> mean ± SD over every cycle of both legs (a side whose values are NaN is left out)."""
     curves = {}
     for q, v in values.items():
         rows = [
@@ -669,21 +718,7 @@ def trial_reference(trial: Trial, name: str) -> Reference:
             sd=r.std(axis=0, ddof=1) if len(r) > 1 else None,
             cycles=r,
         )
-    stance = [c.stance_pct for s in SIDES for c in cycles[s]]
-    contact = trial.force[..., 1] > FORCE_THRESHOLD_N if method.startswith("force") else None
-    kind = gait.gait_type(cycles["left"], cycles["right"], contact)
-    return Reference(
-        name=name,
-        source=trial.source,
-        curves=curves,
-        description=f"lab trial ({kind}): {n['left']} left + {n['right']} right cycles, events from {method}",
-        gait_type=kind,
-        stance_pct=(float(np.mean(stance)), float(np.std(stance))),
-        cycles_per_side=n,
-        event_method=method,
-        conventions=conventions,
-        notes=(*trial.notes, *notes),
-    )
+    return curves
 
 
 def _anterior_sign(force: np.ndarray, cycles: dict[str, list[gait.Cycle]]) -> float:

@@ -74,58 +74,65 @@ def validate_recording(
         )
     analysis = analyse(model, rec, dict(spec.feet) or None, events)
     comp = compare(analysis, reference)
-    metrics = comp.metrics
-    gait_summary = analysis.summary()
-    if reference.stance_pct is not None:
-        gait_summary["reference_stance_pct"], gait_summary["reference_stance_sd"] = reference.stance_pct
-    if reference.cycles_per_side is not None:
-        gait_summary["reference_cycles_left"] = float(reference.cycles_per_side["left"])
-        gait_summary["reference_cycles_right"] = float(reference.cycles_per_side["right"])
+    gait_summary = _gait_summary(analysis, reference)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures = (
         plot_figures(analysis, reference, out, comp.spm_regions, comp.not_compared) if analysis.curves else []
     )
-    applied = "joint angles" + (
-        ", GRF, joint moments and powers, muscle activations vs EMG" if rec.dynamic else ""
-    )
-    all_notes = (
-        f"checks applied: {applied} over gait cycles against {reference.name}"
-        + ("" if analysis.curves else " (none: no gait cycle found)"),
-        *notes,
-        *analysis.notes,
-        f"gait: {analysis.gait_type}, events from {analysis.event_source}",
-        *(
-            [
-                f"reference trial ({reference.gait_type}): events from {reference.event_method}, cycles left "
-                f"{reference.cycles_per_side['left']}, right {reference.cycles_per_side['right']}"
-            ]
-            if reference.cycles_per_side is not None
-            else []
-        ),
-        *reference.notes,
-        *(
-            [f"the motion is {analysis.gait_type} but the reference trial is {reference.gait_type}"]
-            if reference.gait_type and analysis.gait_type not in (reference.gait_type, "unknown")
-            else []
-        ),
-        *comp.notes,
-        *(
-            f"not compared ({why}): {', '.join(q for q, w in comp.not_compared.items() if w == why)}"
-            for why in dict.fromkeys(comp.not_compared.values())
-        ),
-    )
     report = ValidationReport(
         subject=subject,
         reference=f"{reference.name} ({reference.source})",
-        metrics={**metrics, "gait": gait_summary},
+        metrics={**comp.metrics, "gait": gait_summary},
         figures=tuple(str(f) for f in figures),
-        notes=all_notes,
+        notes=_report_notes(rec, analysis, reference, comp, notes),
     )
     report.save_json(out / "report.json")
     curves_npz(analysis, out / "curves.npz")
     write_html(report, analysis, out / "report.html", gait_summary, reference)
     return report
+
+
+def _gait_summary(analysis: Any, reference: Any) -> dict[str, float]:
+    """The recording's gait summary beside the reference's stance phase and cycle counts."""
+    summary = analysis.summary()
+    if reference.stance_pct is not None:
+        summary["reference_stance_pct"], summary["reference_stance_sd"] = reference.stance_pct
+    if reference.cycles_per_side is not None:
+        summary["reference_cycles_left"] = float(reference.cycles_per_side["left"])
+        summary["reference_cycles_right"] = float(reference.cycles_per_side["right"])
+    return summary
+
+
+def _report_notes(
+    rec: Recording, analysis: Any, reference: Any, comp: Any, notes: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The report's notes: what was checked, the caller's ``notes``, then the caveats of the analysis, the
+    reference and the comparison, and what was not compared and why."""
+    applied = "joint angles" + (
+        ", GRF, joint moments and powers, muscle activations vs EMG" if rec.dynamic else ""
+    )
+    out = [
+        f"checks applied: {applied} over gait cycles against {reference.name}"
+        + ("" if analysis.curves else " (none: no gait cycle found)"),
+        *notes,
+        *analysis.notes,
+        f"gait: {analysis.gait_type}, events from {analysis.event_source}",
+    ]
+    if reference.cycles_per_side is not None:
+        out.append(
+            f"reference trial ({reference.gait_type}): events from {reference.event_method}, cycles left "
+            f"{reference.cycles_per_side['left']}, right {reference.cycles_per_side['right']}"
+        )
+    out += reference.notes
+    if reference.gait_type and analysis.gait_type not in (reference.gait_type, "unknown"):
+        out.append(f"the motion is {analysis.gait_type} but the reference trial is {reference.gait_type}")
+    out += comp.notes
+    out += (
+        f"not compared ({why}): {', '.join(q for q, w in comp.not_compared.items() if w == why)}"
+        for why in dict.fromkeys(comp.not_compared.values())
+    )
+    return tuple(out)
 
 
 def series_applies(clip: Any, reference: str) -> bool:
@@ -165,51 +172,84 @@ def rollout(
 
     Returns the recording (episodes as segments), the embodiment name and the checkpoint meta.
     """
-    import torch
+    from mm_core import get_embodiment
+
+    policy, env, meta = _rollout_env(checkpoint, motions, opts)
+    label = f"rollout {Path(str(checkpoint)).name}"
+    buf, done = _record_steps(policy, env, opts.steps, label if opts.progress else None)
+    # Flatten worlds one after another (world-major), as the segments count frames.
+    T, N = done.shape
+    flat = {key: v.transpose(1, 0, 2).reshape(N * T, -1) for key, v in buf.items()}
+    rec = Recording(
+        fps=1.0 / get_embodiment(meta["embodiment"]).physics.control_dt,
+        qpos=flat["qpos"],
+        qvel=flat["qvel"],
+        act=flat.get("act"),
+        ctrl=flat["ctrl"],
+        segments=episode_segments(done),
+        dynamic=True,
+    )
+    return rec, meta["embodiment"], meta
+
+
+def _rollout_env(
+    checkpoint: str | Path, motions: list[str] | None, opts: RolloutOptions
+) -> tuple[Any, Any, dict]:
+    """The checkpoint's policy, an mm-sim env of its task and motions for the rollout, and the checkpoint meta."""
+    import dataclasses
 
     import mm_sim
-    from mm_core import get_embodiment
-    from mm_rl.checkpoint import load_policy
-    from mm_rl.train import task_config
+    from mm_rl import load_policy, task_config
 
     policy, meta = load_policy(checkpoint, opts.device)
-    name = meta["embodiment"]
-    spec = get_embodiment(name)
     sources = list(motions or meta.get("motions") or [])
     if not sources:
         raise ValueError(f"{checkpoint}: the checkpoint names no motions; pass --motions CLIP.npz ...")
-    # The run's task, without a time limit: episodes end at the end of the motion or on a tracking failure.
-    task = {**(meta.get("task") or {}), "horizon": 10**9}
+    # The run's training task, without a time limit: episodes end at the end of the motion or on a tracking failure.
+    task = dataclasses.replace(task_config(meta), horizon=10**9)
     if not opts.terminate:
-        task["terminations"] = {}
+        task = dataclasses.replace(task, terminations={})
     env = mm_sim.make_env(
-        name,
+        meta["embodiment"],
         sources,
         backend=opts.backend,
         num_worlds=opts.num_worlds,
-        config=task_config(spec, task),
+        config=task,
         device=opts.device,
         seed=opts.seed,
     )
-    N, T = env.num_envs, opts.steps
-    sim = env.sim
-    has_act = getattr(sim, "act", None) is not None and sim.act.shape[-1] > 0
-    buf = {
-        "qpos": np.zeros((T, N, sim.qpos.shape[1])),
-        "qvel": np.zeros((T, N, sim.qvel.shape[1])),
-        "ctrl": np.zeros((T, N, env.num_actions)),
-    }
-    if has_act:
-        buf["act"] = np.zeros((T, N, sim.act.shape[1]))
-    done = np.zeros((T, N), dtype=bool)
-    # Like `mm eval`: world i starts (and restarts) at the first frame of clip i % num_clips.
-    obs = env.reset(clips=torch.arange(N) % env.motions.num_clips)
+    return policy, env, meta
+
+
+def _record_steps(
+    policy: Any, env: Any, steps: int, progress: str | None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Step every world ``steps`` times with the deterministic policy (auto-reset after each episode).
+
+    Returns per step and world the state before the step and the excitation applied during it: ``qpos (T, N, nq)``,
+    ``qvel (T, N, nv)``, ``ctrl (T, N, nu)`` and, with muscle states, ``act (T, N, na)``; and ``done (T, N)``: the
+    episode ended at that step. mm-rl's ``rollout_first_episodes`` records only each world's first episode and no
+    qvel or ctrl (inverse dynamics and the excitation curves need both), so this loop stays here; it uses only
+    mm-sim's env and the policy's ``act``.
+    """
+    import torch
     from rich.progress import Progress
 
-    with torch.no_grad(), Progress(disable=not opts.progress, transient=True) as bar:
-        progress = bar.add_task(f"rollout {Path(str(checkpoint)).name}", total=T)
-        for k in range(T):
-            # The state before the step and the excitation applied during it.
+    N, sim = env.num_envs, env.sim
+    has_act = getattr(sim, "act", None) is not None and sim.act.shape[-1] > 0
+    buf = {
+        "qpos": np.zeros((steps, N, sim.qpos.shape[1])),
+        "qvel": np.zeros((steps, N, sim.qvel.shape[1])),
+        "ctrl": np.zeros((steps, N, env.num_actions)),
+    }
+    if has_act:
+        buf["act"] = np.zeros((steps, N, sim.act.shape[1]))
+    done = np.zeros((steps, N), dtype=bool)
+    # Like `mm eval`: world i starts (and restarts) at the first frame of clip i % num_clips.
+    obs = env.reset(clips=torch.arange(N) % env.motions.num_clips)
+    with torch.no_grad(), Progress(disable=progress is None, transient=True) as bar:
+        task = bar.add_task(progress or "", total=steps)
+        for k in range(steps):
             buf["qpos"][k] = sim.qpos.detach().cpu().numpy()
             buf["qvel"][k] = sim.qvel.detach().cpu().numpy()
             if has_act:
@@ -218,8 +258,15 @@ def rollout(
             buf["ctrl"][k] = ((actions.clamp(-1, 1) + 1) / 2).detach().cpu().numpy()
             obs, _, term, trunc, _ = env.step(actions)
             done[k] = (term | trunc).detach().cpu().numpy()
-            bar.advance(progress)
-    # Flatten worlds one after another; an episode ends at a done step, the next starts from the reset state.
+            bar.advance(task)
+    return buf, done
+
+
+def episode_segments(done: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """Episodes ``[start, stop)`` of a ``done (T, N)`` record, worlds flattened one after another (frame
+    ``w * T + k`` is step k of world w): an episode ends at a done step, the next starts from the reset state;
+    episodes of fewer than two frames are dropped."""
+    T, N = done.shape
     segments, start = [], 0
     for w in range(N):
         a = 0
@@ -228,17 +275,7 @@ def rollout(
                 segments.append((start + a, start + k + 1))
             a = k + 1
         start += T
-    flat = {key: v.transpose(1, 0, 2).reshape(N * T, -1) for key, v in buf.items()}
-    rec = Recording(
-        fps=1.0 / spec.physics.control_dt,
-        qpos=flat["qpos"],
-        qvel=flat["qvel"],
-        act=flat.get("act"),
-        ctrl=flat["ctrl"],
-        segments=tuple(segments),
-        dynamic=True,
-    )
-    return rec, name, meta
+    return tuple(segments)
 
 
 def validate_checkpoint(

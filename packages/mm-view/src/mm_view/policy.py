@@ -24,12 +24,17 @@ def policy_playback(target: Path, motions: list[str] | None, device: str = "cpu"
         import torch
 
         from mm_core import MotionClip
-        from mm_rl.checkpoint import CheckpointError, load_policy
-        from mm_rl.config import TrainConfig, from_dict
-        from mm_rl.evaluate import eval_config, rollout_first_episodes
-        from mm_rl.motions import resolve_motion_paths
-        from mm_rl.render import GHOST_OFFSET, activation_rgba
-        from mm_rl.train import make_env
+        from mm_rl import (
+            GHOST_OFFSET,
+            CheckpointError,
+            activation_rgba,
+            config_from_dict,
+            eval_config,
+            load_policy,
+            make_env,
+            resolve_motion_paths,
+            rollout_first_episodes,
+        )
     except ImportError as e:
         raise ViewError(f"{target}: viewing a policy needs mm-rl: pip install 'mm-view[rl]' ({e})") from e
 
@@ -37,7 +42,7 @@ def policy_playback(target: Path, motions: list[str] | None, device: str = "cpu"
         policy, meta = load_policy(target, torch.device(device))
     except CheckpointError as e:
         raise ViewError(str(e)) from e
-    cfg = from_dict(TrainConfig, meta["config"], meta["path"])
+    cfg = config_from_dict(meta["config"], meta["path"])
     cfg.device = device
     paths = [Path(p) for p in meta["motions"]]
     if motions:

@@ -6,7 +6,9 @@ Keep this module light: it is imported whenever ``mm`` starts, so MuJoCo is impo
 from __future__ import annotations
 
 from mm_core import hookimpl
-from mm_core.contracts import EmbodimentSpec, PhysicsOptions
+from mm_core.contracts import EmbodimentSpec, PhysicsOptions, TaskDefaults
+from mm_core.records import ObservationTerm, RewardTerm, TerminationTerm
+from mm_plugin_hopper import terms
 
 
 @hookimpl
@@ -42,11 +44,47 @@ def mm_embodiments() -> list[EmbodimentSpec]:
             physics=PhysicsOptions(nconmax=8, njmax=48),
             source="mm-plugin-hopper",
             description="Example plugin: one muscle-driven leg hopping on a vertical rail (6 muscles)",
-            extras={
-                # PPO's initial action std (actions in [-1, 1] map to muscle ctrl (a + 1) / 2).
-                "initial_std": 0.5,
-                # The way the model faces; mm-retarget needs it for models without a left/right pair of sites.
-                "forward": "+x",
-            },
+            # The task: a fixed root's default terms (mm-sim); PPO's initial action std (actions in [-1, 1] map
+            # to muscle ctrl (a + 1) / 2).
+            task=TaskDefaults(initial_std=0.5),
+            # The way the model faces; mm-retarget needs it for models without a left/right pair of sites.
+            forward="+x",
+        )
+    ]
+
+
+@hookimpl
+def mm_observation_terms() -> list[ObservationTerm]:
+    return [
+        ObservationTerm(
+            name="hopper_pelvis_height",
+            fn=terms.pelvis_height,
+            params={"scale": 1.0},
+            description=terms.pelvis_height.__doc__ or "",
+        )
+    ]
+
+
+@hookimpl
+def mm_reward_terms() -> list[RewardTerm]:
+    return [
+        RewardTerm(
+            name="hopper_height_match",
+            fn=terms.pelvis_height_match,
+            weight=0.2,
+            params={"k": 100.0},
+            description=terms.pelvis_height_match.__doc__ or "",
+        )
+    ]
+
+
+@hookimpl
+def mm_termination_terms() -> list[TerminationTerm]:
+    return [
+        TerminationTerm(
+            name="hopper_pelvis_low",
+            fn=terms.pelvis_low,
+            params={"threshold": 0.5},
+            description=terms.pelvis_low.__doc__ or "",
         )
     ]

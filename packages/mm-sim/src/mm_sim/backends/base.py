@@ -83,5 +83,18 @@ class BatchedSim:
         """Recompute all derived quantities (``mj_forward``) of ``worlds`` (bool (N,); None = all)."""
         raise NotImplementedError
 
+    def set_worlds(self, ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+        """Start worlds ``ids`` (long (n,), increasing) afresh at ``qpos (n, nq)``, ``qvel (n, nv)`` with ``act``,
+        ``ctrl`` and ``qacc_warmstart`` 0, then :meth:`forward` them (the task's resets)."""
+        import torch
+
+        self.qpos[ids] = qpos.to(self.qpos.dtype)
+        self.qvel[ids] = qvel.to(self.qvel.dtype)
+        for f in (self.act, self.ctrl, self.qacc_warmstart):
+            f[ids] = 0
+        mask = torch.zeros(self.num_worlds, dtype=torch.bool, device=self.device)
+        mask[ids] = True
+        self.forward(mask)
+
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "num_worlds": self.num_worlds, "device": str(self.device)}

@@ -1,4 +1,8 @@
-"""Observation terms: ``f(env) -> tensor (N, k)``, concatenated in ``OBSERVATIONS`` order.
+"""Observation terms, published through the ``mm_observation_terms`` hook: ``f(env) -> float tensor (N, k)``.
+
+The policy sees the terms of ``TaskConfig.observations`` concatenated in that order (default per root type:
+``mm_sim.tasks.config.OBSERVATIONS``). Terms read ``env.cur`` (:class:`~mm_sim.tasks.state.TaskState`), ``env.sim``
+and ``env.motions``.
 
 With ``config.heading_invariant`` (free roots) every world-axis vector (root linear velocity, site offsets and
 velocities, reference offsets, root deltas) is rotated into the root's heading frame, so the same motion seen
@@ -7,9 +11,9 @@ facing another way gives the same observation. Fixed roots have no root terms; s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mm_core.records import ObservationTerm
 from mm_sim.rotations import mat_log
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,15 +100,8 @@ def phase(env: Any) -> torch.Tensor:
     return (env.frame.float() / (env.motions.clip_len[env.clip] - 1).float()).unsqueeze(1)
 
 
-OBSERVATIONS: dict[str, Callable[..., Any]] = {
-    "root": root,
-    "joint_pos": joint_pos,
-    "root_vel": root_vel,
-    "joint_vel": joint_vel,
-    "muscles": muscles,
-    "touch": touch,
-    "sites": sites,
-    "lookahead": lookahead,
-    "phase": phase,
-}
-"""Built-in observation terms in layout order; ``root`` and ``root_vel`` are skipped for fixed roots."""
+BUILTIN: list[ObservationTerm] = [
+    ObservationTerm(name=f.__name__, fn=f, description=f.__doc__ or "")
+    for f in (root, joint_pos, root_vel, joint_vel, muscles, touch, sites, lookahead, phase)
+]
+"""The built-in observation terms (the default layouts per root type: ``mm_sim.tasks.config.OBSERVATIONS``)."""

@@ -2,7 +2,7 @@
 
 A term is ``f(env, **params) -> tensor (N,)``. Tracking terms return exp(-k * d) with d a mean squared error
 (mean over all compared elements) between the state after the step (``env.cur``) and the reference frame k+1
-(``env.ref``); penalty terms return a cost >= 0 that the task subtracts (times its weight, floored). Light at
+(``env.ref``), both :class:`~mm_sim.tasks.state.TaskState`; ``k`` and the default weight are the record's; penalty terms return a cost >= 0 that the task subtracts (times its weight, floored). Light at
 import: only tensor methods are used, so the plugin can list these without importing torch.
 """
 
@@ -20,7 +20,7 @@ def _mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).square().flatten(1).mean(1)
 
 
-def qpos(env: Any, k: float = 10.0) -> torch.Tensor:
+def qpos(env: Any, k: float) -> torch.Tensor:
     """Joint positions. A free root, as in the reference: d = mean squared error over the qpos elements that are
     not its quaternion (root position and joints) + the angle (rad) between the root orientations."""
     import torch
@@ -32,27 +32,27 @@ def qpos(env: Any, k: float = 10.0) -> torch.Tensor:
     return (-k * (d + env.root_angle_error())).exp()
 
 
-def qvel(env: Any, k: float = 2.0) -> torch.Tensor:
+def qvel(env: Any, k: float) -> torch.Tensor:
     """Joint velocities (all nv, root included)."""
     return (-k * _mse(env.cur.qvel, env.ref.qvel)).exp()
 
 
-def root_pos(env: Any, k: float = 10.0) -> torch.Tensor:
+def root_pos(env: Any, k: float) -> torch.Tensor:
     """Root position (free root; root xy of the reference moved like the world's at reset)."""
     return (-k * _mse(env.cur.root_pos, env.ref.root_pos)).exp()
 
 
-def root_vel(env: Any, k: float = 10.0) -> torch.Tensor:
+def root_vel(env: Any, k: float) -> torch.Tensor:
     """Root velocity in the root frame: linear (3) and angular (3) (free root)."""
     return (-k * _mse(env.cur.root_vel_local, env.ref.root_vel_local)).exp()
 
 
-def site_pos(env: Any, k: float = 100.0) -> torch.Tensor:
+def site_pos(env: Any, k: float) -> torch.Tensor:
     """Positions of the tracked sites relative to the main site (world axes)."""
     return (-k * _mse(env.cur.rel_pos, env.ref.rel_pos)).exp()
 
 
-def site_rot(env: Any, k: float = 10.0) -> torch.Tensor:
+def site_rot(env: Any, k: float) -> torch.Tensor:
     """Orientations relative to the main site: squared angle between current and reference, over 3 elements."""
     return (-k * env.site_rot_error().square().mean(1) / 3).exp()
 
@@ -64,14 +64,14 @@ def _main_frame(vec: torch.Tensor, mat: torch.Tensor) -> torch.Tensor:
     return vec_mat(vec, mat.unsqueeze(1))  # row vector times R = (R^T v)^T
 
 
-def site_angvel(env: Any, k: float = 0.1) -> torch.Tensor:
+def site_angvel(env: Any, k: float) -> torch.Tensor:
     """Angular velocities of the sites relative to the main site, in the main site's frame (as the reference)."""
     cur, ref = env.cur, env.ref
     a, b = _main_frame(cur.rel_angvel, cur.site_mat[:, 0]), _main_frame(ref.rel_angvel, ref.site_mat[:, 0])
     return (-k * _mse(a, b)).exp()
 
 
-def site_linvel(env: Any, k: float = 0.1) -> torch.Tensor:
+def site_linvel(env: Any, k: float) -> torch.Tensor:
     """Linear velocities of the sites relative to the main site, in the main site's frame (as the reference)."""
     cur, ref = env.cur, env.ref
     a, b = _main_frame(cur.rel_linvel, cur.site_mat[:, 0]), _main_frame(ref.rel_linvel, ref.site_mat[:, 0])
