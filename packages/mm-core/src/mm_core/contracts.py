@@ -280,44 +280,8 @@ class MotionClip:
         """Read and validate a clip written by :meth:`save`; errors name the file and the field."""
         path = Path(path)
         where = str(path)
-        if not path.is_file():
-            raise ContractError(f"{where}: no such motion file")
-        if not zipfile.is_zipfile(path):  # numpy would talk about pickles; say what the file is instead
-            with open(path, "rb") as f:
-                head = f.read(64)
-            bvh = head.lstrip().upper().startswith(b"HIERARCHY")
-            what = (
-                "a BVH motion-capture file"
-                if bvh
-                else "not a zip archive of arrays (truncated, or another format?)"
-            )
-            raise ContractError(
-                f"{where}: not a readable .npz motion file: it is {what}; a MotionClip .npz (written by "
-                "`mm retarget`) was expected; retarget motion capture first: mm retarget FILE... -e E -o DIR"
-            )
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise ContractError(f"{where}: not a readable .npz motion file ({e})") from e
-        required = ("format_version", "fps", "qpos", "qvel", "site_pos", "site_quat", "site_names")
-        missing = [k for k in required if k not in data]
-        if missing and "poses" in data:
-            raise ContractError(
-                f"{where}: an AMASS/SMPL source motion, but a MotionClip .npz (written by `mm retarget`) was "
-                "expected; retarget it first: mm retarget FILE... --embodiment E --out DIR"
-            )
-        if missing:
-            raise ContractError(
-                f"{where}: missing field(s) {missing}; a MotionClip file has {list(required)} "
-                "(write it with MotionClip.save)"
-            )
-        version = int(data["format_version"])
-        if version > MOTION_FORMAT_VERSION:
-            raise ContractError(
-                f"{where}: field 'format_version' is {version}, newer than this mm reads "
-                f"({MOTION_FORMAT_VERSION}); upgrade mm-core"
-            )
+        data = _read_npz(path)
+        _check_clip_fields(data, where)
         try:
             metadata = json.loads(str(data.get("metadata", "{}")))
         except json.JSONDecodeError as e:
@@ -343,6 +307,53 @@ class MotionClip:
             object.__setattr__(clip, k, v)
         clip.validate(where)
         return clip
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of the .npz file ``path``; ContractError saying what the file is when it is not one."""
+    where = str(path)
+    if not path.is_file():
+        raise ContractError(f"{where}: no such motion file")
+    if not zipfile.is_zipfile(path):  # numpy would talk about pickles; say what the file is instead
+        with open(path, "rb") as f:
+            head = f.read(64)
+        bvh = head.lstrip().upper().startswith(b"HIERARCHY")
+        what = (
+            "a BVH motion-capture file"
+            if bvh
+            else "not a zip archive of arrays (truncated, or another format?)"
+        )
+        raise ContractError(
+            f"{where}: not a readable .npz motion file: it is {what}; a MotionClip .npz (written by "
+            "`mm retarget`) was expected; retarget motion capture first: mm retarget FILE... -e E -o DIR"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise ContractError(f"{where}: not a readable .npz motion file ({e})") from e
+
+
+def _check_clip_fields(data: dict[str, np.ndarray], where: str) -> None:
+    """ContractError when the arrays of a .npz lack a MotionClip's fields or are of a newer format version."""
+    required = ("format_version", "fps", "qpos", "qvel", "site_pos", "site_quat", "site_names")
+    missing = [k for k in required if k not in data]
+    if missing and "poses" in data:
+        raise ContractError(
+            f"{where}: an AMASS/SMPL source motion, but a MotionClip .npz (written by `mm retarget`) was "
+            "expected; retarget it first: mm retarget FILE... --embodiment E --out DIR"
+        )
+    if missing:
+        raise ContractError(
+            f"{where}: missing field(s) {missing}; a MotionClip file has {list(required)} "
+            "(write it with MotionClip.save)"
+        )
+    version = int(data["format_version"])
+    if version > MOTION_FORMAT_VERSION:
+        raise ContractError(
+            f"{where}: field 'format_version' is {version}, newer than this mm reads "
+            f"({MOTION_FORMAT_VERSION}); upgrade mm-core"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -547,8 +547,6 @@ def check_retargeter(
     unit root/ball quaternions, joints within their limits (unless ``joint_limits=False``: a method documented as
     unconstrained), retarget metrics in ``metadata["metrics"]`` (what the retarget report reads), and an exact
     ``MotionClip.save`` / ``load`` round trip."""
-    import mujoco
-
     from mm_core.contracts import MotionClip
     from mm_core.registry import get_embodiment, get_retargeter
 
@@ -559,6 +557,26 @@ def check_retargeter(
         raise ConformanceError(f"{where}: must return a MotionClip, got {type(clip).__name__}")
     clip.validate(where)
     m = emb.compile()
+    _check_retargeted_layout(where, clip, emb, m, source)
+    _check_retargeted_joints(where, clip, m, joint_limits)
+    metrics = _check_retarget_metrics(where, clip)
+    back = MotionClip.load(clip.save(Path(tmp_dir) / f"{name}-{embodiment}.npz"))
+    same = (
+        back.fps == clip.fps
+        and back.site_names == clip.site_names
+        and all(
+            np.array_equal(getattr(back, f), getattr(clip, f))
+            for f in ("qpos", "qvel", "site_pos", "site_quat")
+        )
+    )
+    if not same:
+        raise ConformanceError(f"{where}: MotionClip.save / load does not round-trip the clip")
+    return f"{clip.num_frames} frames at {clip.fps:g} Hz, metrics {sorted(metrics)[:3]}..."
+
+
+def _check_retargeted_layout(where: str, clip: Any, emb: Any, m: Any, source: Any) -> None:
+    """The clip has the model's qpos/qvel widths, the embodiment's tracked sites and name, its control rate, and
+    lasts as long as the source (within a frame of each)."""
     t = clip.num_frames
     if clip.qpos.shape != (t, m.nq) or clip.qvel.shape != (t, m.nv):
         raise ConformanceError(
@@ -575,6 +593,12 @@ def check_retargeter(
     src_s = (source.positions.shape[0] - 1) / source.fps
     if abs(clip.duration - src_s) > 1.0 / clip.fps + 1.0 / source.fps:
         raise ConformanceError(f"{where}: the clip lasts {clip.duration:.3f} s, the source {src_s:.3f} s")
+
+
+def _check_retargeted_joints(where: str, clip: Any, m: Any, joint_limits: bool) -> None:
+    """Free-root and ball quaternions of unit norm; limited joints within range (``joint_limits``)."""
+    import mujoco
+
     for j in range(m.njnt):
         adr, typ = int(m.jnt_qposadr[j]), int(m.jnt_type[j])  # int(): numpy ints miss enum members in `in`
         if typ in (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_BALL):
@@ -590,6 +614,10 @@ def check_retargeter(
                 raise ConformanceError(
                     f"{where}: joint {m.joint(j).name!r} leaves its range [{lo:.3g}, {hi:.3g}] by {over:.3g}"
                 )
+
+
+def _check_retarget_metrics(where: str, clip: Any) -> dict[str, Any]:
+    """``clip.metadata["metrics"]``: a non-empty dict of finite numbers (what the retarget report reads)."""
     metrics = clip.metadata.get("metrics")
     if not isinstance(metrics, dict) or not metrics:
         raise ConformanceError(
@@ -598,18 +626,7 @@ def check_retargeter(
     bad = {k: v for k, v in metrics.items() if not isinstance(v, int | float) or not np.isfinite(v)}
     if bad:
         raise ConformanceError(f"{where}: metadata['metrics'] must hold finite numbers, got {bad}")
-    back = MotionClip.load(clip.save(Path(tmp_dir) / f"{name}-{embodiment}.npz"))
-    same = (
-        back.fps == clip.fps
-        and back.site_names == clip.site_names
-        and all(
-            np.array_equal(getattr(back, f), getattr(clip, f))
-            for f in ("qpos", "qvel", "site_pos", "site_quat")
-        )
-    )
-    if not same:
-        raise ConformanceError(f"{where}: MotionClip.save / load does not round-trip the clip")
-    return f"{t} frames at {clip.fps:g} Hz, metrics {sorted(metrics)[:3]}..."
+    return metrics
 
 
 # ------------------------------------------------------------------------------------------------ validation

@@ -131,12 +131,13 @@ def _original_layout(model: Model) -> tuple[dict[str, tuple[slice, slice]], list
     import mujoco
     import musclemimic_models
 
+    from mm_models.kinematics import dof_width, qpos_width
+
     m = mujoco.MjModel.from_xml_path(str(musclemimic_models.get_xml_path(model)))
-    nq, nv = {0: 7, 1: 4, 2: 1, 3: 1}, {0: 6, 1: 3, 2: 1, 3: 1}  # per mjtJoint: free, ball, slide, hinge
     joints = {}
     for i in range(m.njnt):
         q, v, t = int(m.jnt_qposadr[i]), int(m.jnt_dofadr[i]), int(m.jnt_type[i])
-        joints[m.joint(i).name] = (slice(q, q + nq[t]), slice(v, v + nv[t]))
+        joints[m.joint(i).name] = (slice(q, q + qpos_width(t)), slice(v, v + dof_width(t)))
     return joints, [m.actuator(i).name for i in range(m.nu)]
 
 

@@ -174,25 +174,9 @@ def _retarget(
     site_pos, site_quat = site_poses(mdl, qpos)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     shift = float(np.median(corr))
-    times = solved.times
     tgt[..., 2] += shift  # the source on the same floor (per-frame corrections beyond it count as error)
-    meta: dict[str, Any] = {
-        "method": opts.method,
-        "options": {k: v for k, v in opts.__dict__.items()},
-        "source_fps": source.fps,
-        "source_frames": int(source.positions.shape[0]),
-        "solve_fps": float(1.0 / (times[1] - times[0])) if len(times) > 1 else source.fps,
-        "reader": dict(source.metadata),
-        "fit": solved.fit,
-        "ground_shift_m": shift,
-        "stance_fraction": float(stance.mean()),
-        "seconds": elapsed,
-        "cpu_seconds": cpu,
-        "model_load_seconds": load_seconds,
-        "source_joints": solved.names,
-        "source_sites": solved.sites,
-        "source_positions": np.round(tgt, 5).tolist(),
-    }
+    meta = _metadata(source, opts, solved, tgt, stance, shift)
+    meta.update(seconds=elapsed, cpu_seconds=cpu, model_load_seconds=load_seconds)
     clip = MotionClip(
         fps=out_fps,
         qpos=qpos,
@@ -208,6 +192,36 @@ def _retarget(
     )
     meta["metrics"] = metrics.clip_metrics(clip, model=mdl, seconds=elapsed, cpu_seconds=cpu)
     return clip
+
+
+def _metadata(
+    source: SourceMotion,
+    opts: RetargetOptions,
+    solved: Any,
+    tgt: np.ndarray,
+    stance: np.ndarray,
+    shift: float,
+) -> dict[str, Any]:
+    """The clip's ``metadata``: options, source and solve rates, the fit, the ground shift, the stance fraction
+    and the fitted source joints ``tgt`` (output rate, on the clip's floor); timings are added by the caller."""
+    times = solved.times
+    return {
+        "method": opts.method,
+        "options": {k: v for k, v in opts.__dict__.items()},
+        "source_fps": source.fps,
+        "source_frames": int(source.positions.shape[0]),
+        "solve_fps": float(1.0 / (times[1] - times[0])) if len(times) > 1 else source.fps,
+        "reader": dict(source.metadata),
+        "fit": solved.fit,
+        "ground_shift_m": shift,
+        "stance_fraction": float(stance.mean()),
+        "seconds": None,
+        "cpu_seconds": None,
+        "model_load_seconds": None,
+        "source_joints": solved.names,
+        "source_sites": solved.sites,
+        "source_positions": np.round(tgt, 5).tolist(),
+    }
 
 
 def _stem(path: str) -> str:

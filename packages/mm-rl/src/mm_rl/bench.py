@@ -24,6 +24,7 @@ def bench(
     overrides: list[str] | None = None,
     warmup: int = 1,
 ) -> dict[str, Any]:
+    """Samples/s of ``updates`` PPO updates (after ``warmup`` untimed ones) and their time split (module doc)."""
     from mm_rl.config import resolve
     from mm_rl.trainer import Trainer
 
@@ -39,14 +40,26 @@ def bench(
         for _ in range(warmup):  # first update pays for compilation and allocation
             trainer.step()
         rows = [trainer.step() for _ in range(updates)]
-        steps = cfg.ppo.num_steps * updates
-        sim = trainer.env.sim
-        physics = float("inf")
-        for _ in range(2):  # the best of two: this machine's other load only ever slows it down
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                sim.step()
-            physics = min(physics, time.perf_counter() - t0)
+        physics = _physics_seconds(trainer.env.sim, cfg.ppo.num_steps * updates)
+    return _summary(embodiment, num_worlds, trainer, cfg, rows, physics)
+
+
+def _physics_seconds(sim: Any, steps: int) -> float:
+    """Seconds of ``steps`` control steps of the backend alone: the best of two (other load only slows it)."""
+    physics = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            sim.step()
+        physics = min(physics, time.perf_counter() - t0)
+    return physics
+
+
+def _summary(
+    embodiment: str, num_worlds: int, trainer: Any, cfg: Any, rows: list[dict], physics: float
+) -> dict[str, Any]:
+    """The benchmark's figures from the timed updates' log rows and the physics time."""
+    updates = len(rows)
     total = trainer.per_update * updates
     wall = sum(r["time_env"] + r["time_act"] + r["time_learn"] for r in rows)
     env_time = sum(r["time_env"] for r in rows)

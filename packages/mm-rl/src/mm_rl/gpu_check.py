@@ -409,15 +409,7 @@ def run_checks(
     """Run the checks, writing ``out/summary.json`` after each step; returns the summary."""
     sizes = DRY if dry_run else FULL
     names = only or list(CHECKS)
-    if unknown := [n for n in names if n not in CHECKS]:
-        raise ValueError(f"unknown check(s) {unknown}; valid: {list(CHECKS)}")
-    if unknown := [n for n in (budgets or {}) if n not in CHECKS]:
-        raise ValueError(f"--budget names unknown check(s) {unknown}; valid: {list(CHECKS)}")
-    repo = (repo or Path.cwd()).resolve()
-    if not (repo / "packages").is_dir():
-        raise ValueError(f"{repo} is not the mm repository root (no packages/ folder): run from the root")
-    if motion is not None and not motion.is_file():
-        raise ValueError(f"--motion {motion}: no such file (a MotionClip .npz, e.g. from --prepare-motion)")
+    repo = _check_arguments(names, budgets or {}, repo, motion)
     out.mkdir(parents=True, exist_ok=True)
     work = work or Path(tempfile.mkdtemp(prefix="mm-gpu-check-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -446,22 +438,42 @@ def run_checks(
         entry: dict[str, Any] = {"status": "running", "budget_s": round(budget, 1), "log": log.name}
         summary["checks"][name] = entry
         write_summary(out, summary)
-        ctx = Context(work, repo, sizes, motion, log, time.monotonic() + budget)
-        t0 = time.monotonic()
-        try:
-            entry["result"] = CHECKS[name](ctx)
-            entry["status"] = "ok"
-        except Exception as e:  # noqa: BLE001 - every failure is recorded and the next check runs
-            entry["status"] = "timeout" if isinstance(e, TimeoutError) or ctx.remaining() <= 0 else "failed"
-            entry["error"] = f"{type(e).__name__}: {e.args[0] if e.args else e}"
-            if len(e.args) > 1 and isinstance(e.args[1], dict):
-                entry["result"] = e.args[1]
-        entry["seconds"] = round(time.monotonic() - t0, 1)
+        _run_check(name, Context(work, repo, sizes, motion, log, time.monotonic() + budget), entry)
         write_summary(out, summary)
     summary["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     summary["seconds"] = round(time.monotonic() - started, 1)
     write_summary(out, summary)
     return summary
+
+
+def _check_arguments(
+    names: list[str], budgets: dict[str, float], repo: Path | None, motion: Path | None
+) -> Path:
+    """Raise ValueError naming what is wrong with the check names, budgets, repository or motion; the repo root."""
+    if unknown := [n for n in names if n not in CHECKS]:
+        raise ValueError(f"unknown check(s) {unknown}; valid: {list(CHECKS)}")
+    if unknown := [n for n in budgets if n not in CHECKS]:
+        raise ValueError(f"--budget names unknown check(s) {unknown}; valid: {list(CHECKS)}")
+    repo = (repo or Path.cwd()).resolve()
+    if not (repo / "packages").is_dir():
+        raise ValueError(f"{repo} is not the mm repository root (no packages/ folder): run from the root")
+    if motion is not None and not motion.is_file():
+        raise ValueError(f"--motion {motion}: no such file (a MotionClip .npz, e.g. from --prepare-motion)")
+    return repo
+
+
+def _run_check(name: str, ctx: Context, entry: dict[str, Any]) -> None:
+    """Run check ``name``, recording in ``entry`` its status (ok / failed / timeout), result, error and seconds."""
+    t0 = time.monotonic()
+    try:
+        entry["result"] = CHECKS[name](ctx)
+        entry["status"] = "ok"
+    except Exception as e:  # noqa: BLE001 - every failure is recorded and the next check runs
+        entry["status"] = "timeout" if isinstance(e, TimeoutError) or ctx.remaining() <= 0 else "failed"
+        entry["error"] = f"{type(e).__name__}: {e.args[0] if e.args else e}"
+        if len(e.args) > 1 and isinstance(e.args[1], dict):
+            entry["result"] = e.args[1]
+    entry["seconds"] = round(time.monotonic() - t0, 1)
 
 
 def _environment(repo: Path, work: Path) -> dict[str, Any]:

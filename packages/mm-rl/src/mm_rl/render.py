@@ -86,10 +86,10 @@ def _rollout(path: Path, motion: str | None) -> tuple[Any, Any, dict[str, np.nda
 
 def _ghost_pose(model: Any, qpos: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """The reference pose, its free root moved by the env's reset offset."""
-    import mujoco
+    from mm_models.kinematics import has_free_root
 
     qpos = qpos.copy()
-    if model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE):
+    if has_free_root(model):
         qpos[:3] -= offset
     return qpos
 
@@ -100,6 +100,8 @@ def _frames(
     """RGB frames, rendered as they are drawn: the pose ``qpos[k]`` with muscles coloured by ``act[k]``, the ghost
     ``ghost_qpos[k]`` beside it, from the side. Raises RenderError at once when there is no OpenGL."""
     import mujoco
+
+    from mm_models.kinematics import has_free_root
 
     try:
         renderer = mujoco.Renderer(model, height, width)
@@ -125,7 +127,7 @@ def _frames(
     cam.distance = max(2.0, 1.2 * float(model.stat.extent))
     opt = mujoco.MjvOption()
     pert = mujoco.MjvPerturb()
-    free = model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE)
+    free = has_free_root(model)
 
     def frames() -> Iterator[np.ndarray]:
         try:

@@ -94,43 +94,62 @@ def mm_cli(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Control steps/s of the full task (obs + reward + done + reset) and of raw physics, and their ratio."""
-        from rich.console import Console
-        from rich.progress import Progress
-
-        from mm_core.cli import echo_json, fail, print_table
-        from mm_core.registry import RegistryError
-        from mm_sim.bench import run_bench
-
-        with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
-            task = bar.add_task(f"mm sim bench: {embodiment}, {worlds} worlds", total=steps)
-            try:
-                result = run_bench(
-                    embodiment,
-                    backend,
-                    worlds,
-                    steps,
-                    motions=motion or None,
-                    device=device,
-                    compile=not eager,
-                    progress=lambda done, total: bar.update(task, completed=done),
-                )
-            except (RegistryError, ValueError, RuntimeError) as e:
-                raise fail(str(e)) from e
-        if as_json:
-            echo_json(result)
-        else:
-            print_table(
-                [{"key": k, "value": v} for k, v in result.items()], ["key", "value"], title="mm sim bench"
-            )
+        _bench(embodiment, backend, worlds, steps, motion or None, device, eager, as_json)
 
     @sim_app.command("backends")
     def backends() -> None:
         """List the simulation backends and whether each can run here."""
-        from mm_core.cli import print_table
-        from mm_core.registry import sim_backends
+        _list_backends()
 
-        rows = [
-            {"name": n, "available": rec.is_available(), "provider": p, "description": rec.description}
-            for n, (p, rec) in sorted(sim_backends.items().items())
-        ]
-        print_table(rows, ["name", "available", "provider", "description"], title="simulation backends")
+
+def _bench(
+    embodiment: str,
+    backend: str | None,
+    worlds: int,
+    steps: int,
+    motions: list[str] | None,
+    device: str | None,
+    eager: bool,
+    as_json: bool,
+) -> None:
+    """``mm sim bench``: run the benchmark with a progress bar (stderr), print its figures as a table or JSON."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from mm_core.cli import echo_json, fail, print_table
+    from mm_core.registry import RegistryError
+    from mm_sim.bench import run_bench
+
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"mm sim bench: {embodiment}, {worlds} worlds", total=steps)
+        try:
+            result = run_bench(
+                embodiment,
+                backend,
+                worlds,
+                steps,
+                motions=motions,
+                device=device,
+                compile=not eager,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
+        except (RegistryError, ValueError, RuntimeError) as e:
+            raise fail(str(e)) from e
+    if as_json:
+        echo_json(result)
+    else:
+        print_table(
+            [{"key": k, "value": v} for k, v in result.items()], ["key", "value"], title="mm sim bench"
+        )
+
+
+def _list_backends() -> None:
+    """``mm sim backends``: the registered simulation backends, whether each can run here, their provider."""
+    from mm_core.cli import print_table
+    from mm_core.registry import sim_backends
+
+    rows = [
+        {"name": n, "available": rec.is_available(), "provider": p, "description": rec.description}
+        for n, (p, rec) in sorted(sim_backends.items().items())
+    ]
+    print_table(rows, ["name", "available", "provider", "description"], title="simulation backends")

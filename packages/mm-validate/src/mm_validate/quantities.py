@@ -163,10 +163,12 @@ def build_joint_map(model: mujoco.MjModel, feet: dict[str, tuple[str, ...]] | No
     """Resolve the clinical quantities of ``model`` by joint, actuator, site and body names."""
     import mujoco
 
+    from mm_models.kinematics import has_free_root
+
     bnames = _names(model, mujoco.mjtObj.mjOBJ_BODY, model.nbody)
     angle_dofs, joint_names = _angle_joints(model)
     emg_acts, emg_ctrls = _emg_muscles(model, joint_names)
-    free_root = model.njnt > 0 and model.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE
+    free_root = has_free_root(model)
     pelvis = (
         bnames.index("pelvis") if "pelvis" in bnames else (int(model.jnt_bodyid[0]) if free_root else None)
     )

@@ -50,11 +50,11 @@ class SeriesComparison:
 def _joint_series(model: Any, clip: Any) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     import mujoco
 
+    from mm_models.kinematics import scalar_joints
+
     out, units = {}, {}
-    for j in range(model.njnt):
+    for j in scalar_joints(model):
         kind = int(model.jnt_type[j])
-        if kind not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
-            continue
         name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or ""
         v = np.asarray(clip.qpos, float)[:, model.jnt_qposadr[j]]
         hinge = kind == int(mujoco.mjtJoint.mjJNT_HINGE)

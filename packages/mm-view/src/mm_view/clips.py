@@ -48,13 +48,14 @@ def frame_failures(clip: MotionClip, model: Any) -> list[str]:
         from mm_retarget.retarget import load_model, lowest_point
     except ImportError:  # mm-retarget defines the checks; without it frames are not flagged
         return []
-    hinge_slide = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
-    lim = [j for j in np.flatnonzero(model.jnt_limited) if int(model.jnt_type[j]) in hinge_slide]
+    from mm_models.kinematics import has_free_root, scalar_joints
+
+    lim = scalar_joints(model, limited=True)
     q = clip.qpos[:, model.jnt_qposadr[lim]]
     lo, hi = model.jnt_range[lim, 0], model.jnt_range[lim, 1]
     out_of_range = (q < lo - LIMIT_TOL) | (q > hi + LIMIT_TOL)
     names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, int(j)) for j in lim]
-    free = model.njnt > 0 and int(model.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_FREE)
+    free = has_free_root(model)
     from mm_core import get_embodiment
 
     geoms = load_model(get_embodiment(clip.embodiment)).collision_geoms
