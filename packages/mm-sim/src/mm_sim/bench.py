@@ -15,6 +15,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,212 @@ class RolloutLimit:
         self.pool.close()
 
 
+@dataclass
+class _Rig:
+    """What the benchmark steps: the task env, raw physics on worlds of its own, the optional rollout limit
+    (``mujoco`` backend), and the env's backend-step times (``sim_t``, one per control step)."""
+
+    spec: Any
+    backend: str
+    env: Any
+    raw: Any
+    limit: RolloutLimit | None
+    sim_t: list[float]
+
+    def sync(self) -> None:
+        if self.env.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.env.device)
+
+    def step_others(self, ctrl: Any) -> None:
+        """One control step of raw physics (and the limit) with the task's action mapped to ``ctrl`` in [0, 1]."""
+        self.raw.ctrl.copy_((ctrl + 1) / 2)
+        self.raw.physics_step()
+        if self.limit is not None:
+            self.limit.step(self.raw.ctrl.numpy())
+
+
+@dataclass
+class _Timings:
+    """Per-step wall times of each loop, CPU seconds of this process (all its threads) per loop, episodes ended."""
+
+    task: list[float] = field(default_factory=list)
+    physics: list[float] = field(default_factory=list)
+    limit: list[float] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=lambda: {"task": 0.0, "limit": 0.0})
+    done: int = 0
+
+
+def _build_env(
+    spec: Any,
+    backend: str,
+    worlds: int,
+    motions: Sequence[str] | None,
+    device: str | None,
+    seed: int,
+    compile: bool,
+    tracking: bool,
+) -> Any:
+    """The imitation env of the benchmark: the given motions, or a 10 s sinusoid clip of ``spec``."""
+    from mm_sim.env import ImitationEnv
+    from mm_sim.motion import sinusoid_clip
+    from mm_sim.tasks.config import TaskConfig
+
+    clips: Sequence[Any] = (
+        list(motions) if motions else [sinusoid_clip(spec.compile(), spec, seconds=10.0, seed=seed)]
+    )
+    config = TaskConfig.for_embodiment(spec, compile=compile)
+    return ImitationEnv(
+        spec,
+        clips,
+        backend=backend,
+        num_worlds=worlds,
+        config=config,
+        device=device,
+        seed=seed,
+        tracking=tracking,
+    )
+
+
+def _build_rig(env: Any, spec: Any, backend: str, worlds: int, device: str | None) -> _Rig:
+    """Raw physics and the rollout limit beside ``env``, and ``env.sim.step`` wrapped to record its time."""
+    from mm_sim.backends import make_sim
+
+    # Raw physics runs on its own worlds (same model, backend, count, initial state and ctrl sequence), so that
+    # neither loop disturbs the other's state or solver warm start.
+    raw = make_sim(backend, env.model, worlds, spec.physics, device)
+    for f in ("qpos", "qvel", "act", "ctrl", "qacc_warmstart"):
+        getattr(raw, f).copy_(getattr(env.sim, f))
+    raw.forward()
+    limit = None
+    if backend == "mujoco":
+        limit = RolloutLimit(
+            env.model, env.sim.qpos, env.sim.qvel, env.sim.act, spec.physics.substeps, env.sim.num_threads
+        )
+    # Time of the backend's control step inside env.step: the rest of env.step is the task's own cost.
+    sim_t: list[float] = []
+    sim_step = env.sim.step
+
+    def timed_sim_step() -> None:
+        t = time.perf_counter()
+        sim_step()
+        sim_t.append(time.perf_counter() - t)
+
+    env.sim.step = timed_sim_step
+    return _Rig(spec, backend, env, raw, limit, sim_t)
+
+
+def _warm_up(rig: _Rig, bank: Any, warmup: int) -> float:
+    """``warmup`` untimed steps of every loop (kernel compilation, CUDA graph capture); returns their seconds."""
+    t0 = time.perf_counter()
+    for i in range(warmup):
+        rig.env.step(bank[i % len(bank)])
+        rig.step_others(bank[i % len(bank)])
+    rig.sync()
+    rig.sim_t.clear()
+    return time.perf_counter() - t0
+
+
+def _time_steps(
+    rig: _Rig, bank: Any, warmup: int, steps: int, progress: Callable[[int, int], None] | None
+) -> _Timings:
+    """``steps`` timed control steps, task, raw physics and the limit alternating step by step."""
+    env, raw, limit = rig.env, rig.raw, rig.limit
+    tm = _Timings()
+    for k in range(warmup, warmup + steps):
+        if progress is not None:
+            progress(k - warmup, steps)
+        a = bank[k % len(bank)]
+        c0, t0 = time.process_time(), time.perf_counter()
+        _, _, term, trunc, _ = env.step(a)
+        tm.done += int((term | trunc).sum())
+        rig.sync()
+        t1 = time.perf_counter()
+        tm.cpu["task"] += time.process_time() - c0
+        raw.ctrl.copy_((a + 1) / 2)
+        raw.physics_step()
+        rig.sync()
+        t2 = time.perf_counter()
+        if limit is not None:
+            c0 = time.process_time()
+            limit.step(raw.ctrl.numpy())
+            tm.limit.append(time.perf_counter() - t2)
+            tm.cpu["limit"] += time.process_time() - c0
+        tm.task.append(t1 - t0)
+        tm.physics.append(t2 - t1)
+    return tm
+
+
+def _limit_result(rig: _Rig, tm: _Timings, worlds: int, steps: int) -> dict[str, Any]:
+    """The task against the rollout limit (empty without one)."""
+    if not tm.limit:
+        return {}
+    task, task_med = worlds * steps / sum(tm.task), worlds / statistics.median(tm.task)
+    rate, med = worlds * steps / sum(tm.limit), worlds / statistics.median(tm.limit)
+    nthread, nstep = rig.env.sim.num_threads, rig.spec.physics.substeps
+    return {
+        "limit": f"mujoco.rollout.Rollout(nthread={nthread}), same model, nstep={nstep}",
+        "limit_steps_per_s": round(rate, 2),
+        "task_over_limit": round(task / rate, 4),
+        "limit_steps_per_s_median": round(med, 2),
+        "task_over_limit_median": round(task_med / med, 4),
+        # CPU time, not wall time: other processes' load on a shared machine barely moves it.
+        "task_over_limit_cpu_time": round(tm.cpu["limit"] / tm.cpu["task"], 4),
+    }
+
+
+def _result(
+    rig: _Rig,
+    tm: _Timings,
+    worlds: int,
+    steps: int,
+    compile: bool,
+    tracking: bool,
+    setup_s: float,
+    warmup_s: float,
+) -> dict[str, Any]:
+    """The benchmark's result dict (the keys of ``mm sim bench --json``)."""
+    import torch
+
+    env, spec = rig.env, rig.spec
+    task, physics = worlds * steps / sum(tm.task), worlds * steps / sum(tm.physics)
+    # Medians of the per-step times resist load spikes from other processes on a shared machine.
+    task_med, physics_med = worlds / statistics.median(tm.task), worlds / statistics.median(tm.physics)
+    return {
+        "embodiment": spec.name,
+        "backend": rig.backend,
+        "device": str(env.device),
+        "sim": env.sim.describe(),
+        "worlds": worlds,
+        "steps": steps,
+        "substeps": spec.physics.substeps,
+        "compile": compile,
+        "tracking": tracking,
+        "num_obs": env.num_obs,
+        "task_steps_per_s": round(task, 2),
+        "physics_steps_per_s": round(physics, 2),
+        "ratio": round(task / physics, 4),
+        "task_steps_per_s_median": round(task_med, 2),
+        "physics_steps_per_s_median": round(physics_med, 2),
+        "ratio_median": round(task_med / physics_med, 4),
+        **_limit_result(rig, tm, worlds, steps),
+        # Share of the task's time in the backend's control step (the rest: actions, task maths, resets); None
+        # on CUDA, where the step only enqueues work.
+        "task_time_in_sim_step": round(sum(rig.sim_t) / sum(tm.task), 4)
+        if env.device.type == "cpu"
+        else None,
+        "physics_substeps_per_s": round(physics * spec.physics.substeps, 1),
+        "episodes_done": tm.done,
+        "nan_resets": env.nan_resets,
+        "overflow_steps": env.sim.overflow_count,
+        "physics_nonfinite": int(rig.raw.nonfinite.sum()),
+        "setup_s": round(setup_s, 2),
+        "warmup_s": round(warmup_s, 2),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
 def run_bench(
     embodiment: str,
     backend: str | None,
@@ -104,10 +311,7 @@ def run_bench(
         torch.set_num_threads(torch_threads)
 
     from mm_core import get_embodiment
-    from mm_sim.backends import default_backend, make_sim
-    from mm_sim.env import ImitationEnv
-    from mm_sim.motion import sinusoid_clip
-    from mm_sim.tasks.config import TaskConfig
+    from mm_sim.backends import default_backend
 
     if worlds < 1 or steps < 1:
         raise ValueError(f"--worlds and --steps must be >= 1, got {worlds} and {steps}")
@@ -115,132 +319,16 @@ def run_bench(
     backend = backend or default_backend()
     check_memory(spec, worlds, device)
     t0 = time.perf_counter()
-    clips: Sequence[Any] = (
-        list(motions) if motions else [sinusoid_clip(spec.compile(), spec, seconds=10.0, seed=seed)]
-    )
-    config = TaskConfig.for_embodiment(spec, compile=compile)
-    env = ImitationEnv(
-        spec,
-        clips,
-        backend=backend,
-        num_worlds=worlds,
-        config=config,
-        device=device,
-        seed=seed,
-        tracking=tracking,
-    )
-    # Raw physics runs on its own worlds (same model, backend, count, initial state and ctrl sequence), so that
-    # neither loop disturbs the other's state or solver warm start.
-    raw = make_sim(backend, env.model, worlds, spec.physics, device)
-    for f in ("qpos", "qvel", "act", "ctrl", "qacc_warmstart"):
-        getattr(raw, f).copy_(getattr(env.sim, f))
-    raw.forward()
-    limit = None
-    if backend == "mujoco":
-        limit = RolloutLimit(
-            env.model, env.sim.qpos, env.sim.qvel, env.sim.act, spec.physics.substeps, env.sim.num_threads
-        )
-    # Time of the backend's control step inside env.step: the rest of env.step is the task's own cost.
-    sim_t: list[float] = []
-    sim_step = env.sim.step
-
-    def timed_sim_step() -> None:
-        t = time.perf_counter()
-        sim_step()
-        sim_t.append(time.perf_counter() - t)
-
-    env.sim.step = timed_sim_step  # type: ignore[method-assign]
+    env = _build_env(spec, backend, worlds, motions, device, seed, compile, tracking)
+    rig = _build_rig(env, spec, backend, worlds, device)
     setup_s = time.perf_counter() - t0
     gen = torch.Generator(device=env.device).manual_seed(seed)
     bank = torch.rand((8, worlds, env.num_actions), generator=gen, device=env.device) * 2 - 1
-
-    def sync() -> None:
-        if env.device.type == "cuda":
-            torch.cuda.synchronize(env.device)
-
-    t0 = time.perf_counter()
-    for i in range(warmup):  # kernel compilation, CUDA graph capture
-        env.step(bank[i % len(bank)])
-        raw.ctrl.copy_((bank[i % len(bank)] + 1) / 2)
-        raw.physics_step()
-        if limit is not None:
-            limit.step(raw.ctrl.numpy())
-    sync()
-    sim_t.clear()
-    warmup_s = time.perf_counter() - t0
-    task_t: list[float] = []
-    physics_t: list[float] = []
-    limit_t: list[float] = []
-    cpu = {"task": 0.0, "limit": 0.0}  # CPU seconds of this process (all its threads) per loop
-    done = 0
-    for k in range(warmup, warmup + steps):
-        if progress is not None:
-            progress(k - warmup, steps)
-        a = bank[k % len(bank)]
-        c0, t0 = time.process_time(), time.perf_counter()
-        _, _, term, trunc, _ = env.step(a)
-        done += int((term | trunc).sum())
-        sync()
-        t1 = time.perf_counter()
-        cpu["task"] += time.process_time() - c0
-        raw.ctrl.copy_((a + 1) / 2)
-        raw.physics_step()
-        sync()
-        t2 = time.perf_counter()
-        if limit is not None:
-            c0 = time.process_time()
-            limit.step(raw.ctrl.numpy())
-            limit_t.append(time.perf_counter() - t2)
-            cpu["limit"] += time.process_time() - c0
-        task_t.append(t1 - t0)
-        physics_t.append(t2 - t1)
-    if limit is not None:
-        limit.close()
-    task, physics = worlds * steps / sum(task_t), worlds * steps / sum(physics_t)
-    # Medians of the per-step times resist load spikes from other processes on a shared machine.
-    task_med, physics_med = worlds / statistics.median(task_t), worlds / statistics.median(physics_t)
-    lim: dict[str, Any] = {}
-    if limit_t:
-        rate, med = worlds * steps / sum(limit_t), worlds / statistics.median(limit_t)
-        lim = {
-            "limit": f"mujoco.rollout.Rollout(nthread={env.sim.num_threads}), same model, nstep={spec.physics.substeps}",
-            "limit_steps_per_s": round(rate, 2),
-            "task_over_limit": round(task / rate, 4),
-            "limit_steps_per_s_median": round(med, 2),
-            "task_over_limit_median": round(task_med / med, 4),
-            # CPU time, not wall time: other processes' load on a shared machine barely moves it.
-            "task_over_limit_cpu_time": round(cpu["limit"] / cpu["task"], 4),
-        }
-    return {
-        "embodiment": spec.name,
-        "backend": backend,
-        "device": str(env.device),
-        "sim": env.sim.describe(),
-        "worlds": worlds,
-        "steps": steps,
-        "substeps": spec.physics.substeps,
-        "compile": compile,
-        "tracking": tracking,
-        "num_obs": env.num_obs,
-        "task_steps_per_s": round(task, 2),
-        "physics_steps_per_s": round(physics, 2),
-        "ratio": round(task / physics, 4),
-        "task_steps_per_s_median": round(task_med, 2),
-        "physics_steps_per_s_median": round(physics_med, 2),
-        "ratio_median": round(task_med / physics_med, 4),
-        **lim,
-        # Share of the task's time in the backend's control step (the rest: actions, task maths, resets); None
-        # on CUDA, where the step only enqueues work.
-        "task_time_in_sim_step": round(sum(sim_t) / sum(task_t), 4) if env.device.type == "cpu" else None,
-        "physics_substeps_per_s": round(physics * spec.physics.substeps, 1),
-        "episodes_done": done,
-        "nan_resets": env.nan_resets,
-        "overflow_steps": env.sim.overflow_count,
-        "physics_nonfinite": int(raw.nonfinite.sum()),
-        "setup_s": round(setup_s, 2),
-        "warmup_s": round(warmup_s, 2),
-        "torch_threads": torch.get_num_threads(),
-    }
+    warmup_s = _warm_up(rig, bank, warmup)
+    tm = _time_steps(rig, bank, warmup, steps, progress)
+    if rig.limit is not None:
+        rig.limit.close()
+    return _result(rig, tm, worlds, steps, compile, tracking, setup_s, warmup_s)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -39,31 +39,7 @@ class MotionLibrary:
     ) -> None:
         import torch
 
-        from mm_core.contracts import MotionClip
-
-        if not clips:
-            raise ValueError(
-                f"no motions given for embodiment {spec.name!r}; pass at least one MotionClip or .npz path"
-            )
-        loaded = [c if isinstance(c, MotionClip) else MotionClip.load(c) for c in clips]
-        control_fps = 1.0 / spec.physics.control_dt
-        names = joint_names(model)
-        for i, c in enumerate(loaded):
-            where = f"motion {i} ({c.name or c.source or 'unnamed'})"
-            if c.embodiment and c.embodiment != spec.name:
-                raise ValueError(f"{where} was made for embodiment {c.embodiment!r}, not {spec.name!r}")
-            if c.qpos.shape[1] != model.nq or c.qvel.shape[1] != model.nv:
-                raise ValueError(
-                    f"{where}: qpos/qvel are (T, {c.qpos.shape[1]})/(T, {c.qvel.shape[1]}) but {spec.name!r} has "
-                    f"nq={model.nq}, nv={model.nv}; retarget it onto this embodiment"
-                )
-            if c.joint_names and tuple(c.joint_names) != names:
-                raise ValueError(f"{where}: joint_names differ from the model's joints of {spec.name!r}")
-            if abs(c.fps - control_fps) > 1e-6 * control_fps:
-                raise ValueError(
-                    f"{where}: fps is {c.fps:g} but the task runs at {control_fps:g} Hz (timestep x substeps); "
-                    f"resample the clip to {control_fps:g} fps"
-                )
+        loaded = _load_clips(clips, model, spec)
         self.device = torch.device(device)
         self.clip_names = [c.name or f"clip{i}" for i, c in enumerate(loaded)]
         self.sources = [c.source for c in loaded]
@@ -72,11 +48,19 @@ class MotionLibrary:
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         qpos = np.concatenate([c.qpos for c in loaded])
         qvel = np.concatenate([c.qvel for c in loaded])
-        kin = site_kinematics(model, qpos, qvel, site_ids(model, spec.tracked_sites))
+        self._set_frames(qpos, qvel, site_kinematics(model, qpos, qvel, site_ids(model, spec.tracked_sites)))
+        self.clip_start, self.clip_len = self._tensor(starts, torch.long), self._tensor(lengths, torch.long)
+        self.weights = torch.ones(self.num_clips, device=self.device)
+        self.num_frames = int(lengths.sum())
 
-        def t(x: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(x), dtype=dtype, device=self.device)
+    def _tensor(self, x: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
+        import torch
 
+        return torch.as_tensor(np.ascontiguousarray(x), dtype=dtype or torch.float32, device=self.device)
+
+    def _set_frames(self, qpos: np.ndarray, qvel: np.ndarray, kin: dict[str, np.ndarray]) -> None:
+        """The frame-indexed tensors from the concatenated ``qpos``/``qvel`` and their site kinematics."""
+        t = self._tensor
         main_mat = kin["xmat"][:, :1]
         self.qpos, self.qvel = t(qpos), t(qvel)
         self.site_pos, self.site_xmat = t(kin["pos"]), t(kin["xmat"])
@@ -85,9 +69,6 @@ class MotionLibrary:
         self.rel_mat = t(np.swapaxes(main_mat, -1, -2) @ kin["xmat"][:, 1:])
         self.rel_linvel = t(kin["linvel"][:, 1:] - kin["linvel"][:, :1])
         self.rel_angvel = t(kin["angvel"][:, 1:] - kin["angvel"][:, :1])
-        self.clip_start, self.clip_len = t(starts, torch.long), t(lengths, torch.long)
-        self.weights = torch.ones(self.num_clips, device=self.device)
-        self.num_frames = int(lengths.sum())
 
     def set_weights(self, weights: torch.Tensor | np.ndarray | Sequence[float]) -> None:
         """Sampling weights (C,) of the clips for reference-state init (normalised; >= 0, not all 0)."""
@@ -108,3 +89,36 @@ class MotionLibrary:
         u = torch.rand(n, device=self.device, generator=generator)
         frame = (u * (self.clip_len[clip] - 1).float()).long().clamp(max=self.clip_len[clip] - 2)
         return clip, frame
+
+
+def _load_clips(
+    clips: Sequence[MotionClip | str | Path], model: mujoco.MjModel, spec: EmbodimentSpec
+) -> list[MotionClip]:
+    """``clips`` loaded (paths via ``MotionClip.load``) and checked against ``spec``: embodiment, qpos/qvel
+    widths, joint names and frame rate (the task's control rate)."""
+    from mm_core.contracts import MotionClip
+
+    if not clips:
+        raise ValueError(
+            f"no motions given for embodiment {spec.name!r}; pass at least one MotionClip or .npz path"
+        )
+    loaded = [c if isinstance(c, MotionClip) else MotionClip.load(c) for c in clips]
+    control_fps = 1.0 / spec.physics.control_dt
+    names = joint_names(model)
+    for i, c in enumerate(loaded):
+        where = f"motion {i} ({c.name or c.source or 'unnamed'})"
+        if c.embodiment and c.embodiment != spec.name:
+            raise ValueError(f"{where} was made for embodiment {c.embodiment!r}, not {spec.name!r}")
+        if c.qpos.shape[1] != model.nq or c.qvel.shape[1] != model.nv:
+            raise ValueError(
+                f"{where}: qpos/qvel are (T, {c.qpos.shape[1]})/(T, {c.qvel.shape[1]}) but {spec.name!r} has "
+                f"nq={model.nq}, nv={model.nv}; retarget it onto this embodiment"
+            )
+        if c.joint_names and tuple(c.joint_names) != names:
+            raise ValueError(f"{where}: joint_names differ from the model's joints of {spec.name!r}")
+        if abs(c.fps - control_fps) > 1e-6 * control_fps:
+            raise ValueError(
+                f"{where}: fps is {c.fps:g} but the task runs at {control_fps:g} Hz (timestep x substeps); "
+                f"resample the clip to {control_fps:g} fps"
+            )
+    return loaded
