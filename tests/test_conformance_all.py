@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from mm_core import testing
-from mm_sim import testing as sim_testing
 from mm_core.registry import (
     embodiments,
     get_embodiment,
@@ -31,6 +30,7 @@ from mm_core.registry import (
     termination_terms,
     validation_metrics,
 )
+from mm_sim import testing as sim_testing
 
 
 def _cases() -> list:

@@ -16,14 +16,14 @@ import json  # noqa: E402
 import torch  # noqa: E402
 
 from mm_core.registry import get_embodiment, observation_terms, reward_terms, termination_terms  # noqa: E402
+from mm_sim import make_env  # noqa: E402
+from mm_sim.motion import sinusoid_clip  # noqa: E402
+from mm_sim.tasks.config import TaskConfig, TermCfg, coerce_term  # noqa: E402
 from mm_sim.testing import (  # noqa: E402
     ObservationTermConformance,
     RewardTermConformance,
     TerminationTermConformance,
 )
-from mm_sim import make_env  # noqa: E402
-from mm_sim.motion import sinusoid_clip  # noqa: E402
-from mm_sim.tasks.config import TaskConfig, TermCfg, coerce_term  # noqa: E402
 
 STARTS = [0, 30]  # the two worlds' start frames: different pelvis heights
 
