@@ -62,6 +62,8 @@ def myo(model: str, fingers: bool) -> EmbodimentSpec:
         # The XML reserves one empty keyframe (<size nkey="1">), i.e. qpos0, which already is the standing pose.
         default_keyframe=None,
         physics=PhysicsOptions(nconmax=96, njmax=768) if full else PhysicsOptions(nconmax=10, njmax=256),
+        # MyoSuite models face -y (left shoulder at +x, toes towards -y), not MuJoCo's usual +x.
+        forward="-y",
         source="musclemimic-models",
         description=DESCRIPTIONS[name],
         task=FULLBODY_TASK if full else BIMANUAL_TASK,
