@@ -42,6 +42,13 @@ def test_models_show_json() -> None:
     assert info["task"]["terminations"] == {"site_abs_error": 0.3}
     assert info["task"]["eval_terminations"] == {"site_abs_error": 0.2}
     assert info["task"]["reward_weights"] == "root default (fixed)" and info["forward"] == "+x"
+    from mm_core import get_embodiment
+    from mm_models.info import task_defaults
+
+    # No evaluation entries: evaluation keeps the training terminations (not the root type's defaults).
+    shown = task_defaults(get_embodiment("bimanual-nofingers"))
+    assert shown["eval_terminations"] == "none (the training terminations)"
+    assert shown["terminations"] == {"site_abs_error": 0.05}
 
 
 def test_models_show_table() -> None:

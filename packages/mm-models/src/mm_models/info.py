@@ -53,10 +53,16 @@ def summarize_all() -> list[dict[str, Any]]:
 
 def task_defaults(emb: EmbodimentSpec) -> dict[str, Any]:
     """``EmbodimentSpec.task`` as plain data; a None field is shown as ``root default (<root>)``: mm-sim's set
-    for the root type (``mm_sim.tasks.config``)."""
+    for the root type (``mm_sim.tasks.config``), or for ``eval_terminations``, ``none (the training terminations)``."""
     out: dict[str, Any] = {}
     for key, value in asdict(emb.task).items():
-        out[key] = f"root default ({emb.root})" if value is None else value
+        if value is None:
+            value = (
+                "none (the training terminations)"
+                if key == "eval_terminations"
+                else f"root default ({emb.root})"
+            )
+        out[key] = value
     return out
 
 
