@@ -86,10 +86,10 @@ class ImitationEnv:
         import mujoco
         import torch
 
-        from mm_sim.motion import site_ids
+        from mm_models.kinematics import has_free_root, site_ids
 
         m, spec, dev, long = self.model, self.spec, self.device, torch.long
-        if self.free_root and (m.njnt == 0 or m.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE):
+        if self.free_root and not has_free_root(m):
             raise ValueError(
                 f"embodiment {spec.name!r} says root='free' but its first joint is not a free joint"
             )

@@ -67,26 +67,11 @@ def reward_values(name: str, emb: EmbodimentSpec, *, backend: str = "mujoco") ->
     """Values (one (N,) tensor per control step, as the task computes them) of reward term ``name`` with its
     default params in an imitation env of ``emb``: world 0 applies the ctrl that produced its reference (its
     state stays on the reference), the other worlds apply 1 - that ctrl (they leave it)."""
-    import torch
+    from mm_sim.tasks.config import TermCfg
 
-    from mm_core.registry import get_reward_term
-    from mm_sim import make_env
-    from mm_sim.tasks.config import TaskConfig, TermCfg
-
-    rec = get_reward_term(name)
-    clip, u = _physics_clip(emb, REWARD_STEPS + 2)
-    cfg = TaskConfig.for_embodiment(
-        emb,
-        rewards={name: TermCfg(weight=1.0, params=dict(rec.params))},
-        penalties={},
-        terminations={},
-        lookahead_s=(0.0,),
-    )
-    env = make_env(emb, [clip], backend=backend, num_worlds=REWARD_WORLDS, config=cfg, device="cpu")
+    env, a = _term_env(emb, {"rewards": {name: TermCfg(weight=1.0)}}, backend)
     try:
         env.reset(frames=0)
-        a = torch.as_tensor(2 * u - 1, dtype=torch.float32).repeat(REWARD_WORLDS, 1)
-        a[1:] = -a[1:]
         out = []
         for _ in range(REWARD_STEPS):
             _, _, _, _, info = env.step(a)
@@ -96,24 +81,29 @@ def reward_values(name: str, emb: EmbodimentSpec, *, backend: str = "mujoco") ->
     return out
 
 
+def _check_per_world(v: Any, where: str) -> None:
+    """``v`` must be a tensor (num_worlds,) = (:data:`REWARD_WORLDS`,)."""
+    import torch
+
+    if not isinstance(v, torch.Tensor) or tuple(v.shape) != (REWARD_WORLDS,):
+        shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+        raise ConformanceError(
+            f"{where}: must return a tensor (num_worlds,) = ({REWARD_WORLDS},), got {shape}"
+        )
+
+
 def check_reward_term(name: str, embodiment: str = BACKEND_EMBODIMENT, *, kind: str = "tracking") -> str:
     """Reward term ``name`` called by the task on ``embodiment``: a finite float tensor (num_worlds,) every step;
     ``kind="tracking"``: in [0, 1], 1 (within :data:`AT_REFERENCE_TOL`) where the state is on the reference and
     lower where it is not; ``kind="penalty"``: a cost >= 0; ``kind="any"``: only shape and finiteness."""
     import torch
 
-    from mm_core.registry import get_embodiment
-
     if kind not in ("tracking", "penalty", "any"):
         raise ValueError(f"kind must be 'tracking', 'penalty' or 'any', got {kind!r}")
     values = reward_values(name, get_embodiment(embodiment))
     for step, v in enumerate(values):
         where = f"reward term {name!r} on {embodiment!r}, step {step + 1}"
-        if not isinstance(v, torch.Tensor) or tuple(v.shape) != (REWARD_WORLDS,):
-            shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
-            raise ConformanceError(
-                f"{where}: must return a tensor (num_worlds,) = ({REWARD_WORLDS},), got {shape}"
-            )
+        _check_per_world(v, where)
         if not v.is_floating_point() or not bool(torch.isfinite(v).all()):
             raise ConformanceError(f"{where}: must be finite floats, got {v.tolist()}")
         if kind == "tracking" and not bool(((v >= 0) & (v <= 1 + 1e-6)).all()):
@@ -246,11 +236,7 @@ def check_termination_term(
     values = termination_values(name, get_embodiment(embodiment))
     for step, v in enumerate(values):
         where = f"termination term {name!r} on {embodiment!r}, step {step + 1}"
-        if not isinstance(v, torch.Tensor) or tuple(v.shape) != (REWARD_WORLDS,):
-            shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
-            raise ConformanceError(
-                f"{where}: must return a tensor (num_worlds,) = ({REWARD_WORLDS},), got {shape}"
-            )
+        _check_per_world(v, where)
         if v.dtype != torch.bool:
             raise ConformanceError(f"{where}: must be a bool tensor (e.g. error > threshold), got {v.dtype}")
         if bool(v[0]):

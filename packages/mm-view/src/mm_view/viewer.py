@@ -148,28 +148,17 @@ class Player:
         for h in self._markers:
             h.remove()
         self._markers = []
+
+        def dots(name: str, points: np.ndarray, rgb: Any, size: float) -> None:
+            cloud = scene.add_point_cloud(
+                name, points, colors=rgb, point_size=size, point_shape="circle", precision="float32"
+            )
+            self._markers.append(cloud)
+
         if pb.sites is not None:
-            self._markers.append(
-                scene.add_point_cloud(
-                    "/sites",
-                    pb.sites[k],
-                    colors=SITE_RGB,
-                    point_size=0.03,
-                    point_shape="circle",
-                    precision="float32",
-                )
-            )
+            dots("/sites", pb.sites[k], SITE_RGB, 0.03)
         if pb.source is not None:
-            self._markers.append(
-                scene.add_point_cloud(
-                    "/source",
-                    pb.source[k],
-                    colors=SOURCE_RGB,
-                    point_size=0.04,
-                    point_shape="circle",
-                    precision="float32",
-                )
-            )
+            dots("/source", pb.source[k], SOURCE_RGB, 0.04)
             if pb.sites is not None and len(pb.source_sites):
                 seg = np.stack([pb.source[k], pb.sites[k][list(pb.source_sites)]], axis=1)
                 self._markers.append(
