@@ -47,6 +47,11 @@ def test_bench_cli_reports_task_physics_and_ratio() -> None:
     assert r["sim"]["threads"] == 2 and "Rollout(nthread=2)" in r["limit"]
     assert r["task_over_limit"] == pytest.approx(r["task_steps_per_s"] / r["limit_steps_per_s"], rel=1e-3)
     assert r["task_over_limit_cpu_time"] > 0 and 0 < r["task_time_in_sim_step"] < 1
+    # The per-step split: the limit's median step, the backend's step and the serial rest of the task.
+    assert r["limit_us_per_step_median"] == pytest.approx(2e6 / r["limit_steps_per_s_median"], rel=1e-3)
+    assert r["sim_step_us_median"] > 0 and r["task_outside_sim_us_median"] > 0
+    budget = r["limit_us_per_step_median"] / 0.9 - r["sim_step_us_median"]
+    assert r["outside_sim_budget_us_for_0_9"] == pytest.approx(budget, abs=0.2)
 
 
 def test_rollout_limit_steps_like_mj_step() -> None:
