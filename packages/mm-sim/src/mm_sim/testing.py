@@ -63,6 +63,22 @@ def _physics_clip(emb: EmbodimentSpec, frames: int) -> tuple[Any, np.ndarray]:
     return clip, ctrl
 
 
+def _recorded_calls(env: Any, actions: Any, table: dict[str, Any], name: str, stand_in: Any) -> list[Any]:
+    """Record what the bound term ``table[name]`` of ``env`` returns at the reset (if called there) and at each of
+    :data:`REWARD_STEPS` steps with ``actions``; the env goes on with ``stand_in(env)`` in its place, so a malformed
+    output reaches the checks instead of failing the env. Closes the env."""
+    out: list[Any] = []
+    try:
+        fn = table[name]
+        table[name] = lambda e: out.append(fn(e)) or stand_in(e)
+        env.reset(frames=0)
+        for _ in range(REWARD_STEPS):
+            env.step(actions)
+    finally:
+        env.close()
+    return out
+
+
 def reward_values(name: str, emb: EmbodimentSpec, *, backend: str = "mujoco") -> list[Any]:
     """Values (one (N,) tensor per control step, as the task computes them) of reward term ``name`` with its
     default params in an imitation env of ``emb``: world 0 applies the ctrl that produced its reference (its
@@ -153,19 +169,14 @@ def observation_values(name: str, emb: EmbodimentSpec, *, backend: str = "mujoco
 
     from mm_sim.tasks.config import TermCfg
 
-    out: list[Any] = []
     env, a = _term_env(emb, {"observations": {"phase": TermCfg()}}, backend)
     try:
         env.config = dataclasses.replace(env.config, observations={name: TermCfg()})
         env._bind_terms()
-        fn = env.obs_terms[name]
-        env.obs_terms[name] = lambda e: out.append(fn(e)) or e.frame.new_zeros(e.num_envs, 1).float()
-        env.reset(frames=0)
-        for _ in range(REWARD_STEPS):
-            env.step(a)
-    finally:
+    except BaseException:
         env.close()
-    return out
+        raise
+    return _recorded_calls(env, a, env.obs_terms, name, lambda e: e.frame.new_zeros(e.num_envs, 1).float())
 
 
 def check_observation_term(name: str, embodiment: str = BACKEND_EMBODIMENT) -> str:
@@ -211,17 +222,10 @@ def termination_values(
     every step compares with the same reference frame as the oracle."""
     from mm_sim.tasks.config import TermCfg
 
-    out: list[Any] = []
     env, a = _term_env(emb, {"terminations": {name: TermCfg(params=dict(params or {}))}}, backend)
-    try:
-        fn = env.termination_terms[name]
-        env.termination_terms[name] = lambda e: out.append(fn(e)) or e.sim.nonfinite.new_zeros(e.num_envs)
-        env.reset(frames=0)
-        for _ in range(REWARD_STEPS):
-            env.step(a)
-    finally:
-        env.close()
-    return out
+    return _recorded_calls(
+        env, a, env.termination_terms, name, lambda e: e.sim.nonfinite.new_zeros(e.num_envs)
+    )
 
 
 def check_termination_term(
